@@ -1,0 +1,101 @@
+"""ENGINE ``django_async_backend.db.backends.postgresql``.
+
+In sync code this is Django's PostgreSQL backend, unchanged: the class below
+only adds behaviour for instances in async mode (see ``base/async_mode.py``),
+where the connection is psycopg's ``AsyncConnection`` (optionally from a
+per-event-loop ``AsyncConnectionPool``) seen through a sync adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLWrapper
+from psycopg.pq import TransactionStatus
+
+from ...bridge import await_only
+from ..base.async_mode import AsyncModeMixin, unguarded
+from ..base.parking import ParkingMixin
+from ..base.wrapper import AsyncDatabaseWrapper
+from .creation import DatabaseCreation
+from .driver import AsyncDriver, AwaitingPool, return_to_pool
+from .pool import close_pools, pool_for
+
+__all__ = ["AsyncDatabaseWrapper", "DatabaseWrapper"]
+
+
+class DatabaseWrapper(ParkingMixin, AsyncModeMixin, PostgreSQLWrapper):
+    """Django's PostgreSQL wrapper, able to serve async connections."""
+
+    creation_class = DatabaseCreation
+
+    def _setup_async_driver(self) -> None:
+        # Django calls self.Database.connect(); errors are looked up on it.
+        self.Database = AsyncDriver(self)
+
+    @property
+    def pool(self) -> Any:
+        if self._async_face is None:
+            return super().pool
+        return pool_for(self)
+
+    def close_pool(self) -> None:
+        if self._async_face is None:
+            return super().close_pool()
+        await_only(close_pools(self.alias))
+
+    def create_cursor(self, name: str | None = None) -> Any:
+        if self._async_face is None:
+            return super().create_cursor(name)
+        if name:
+            # Let Django build the cursor (and apply its time zone handling)
+            # while the adapter makes it the async named cursor it must be.
+            self.connection.name_next_cursor(name)
+            name = None
+        return unguarded(super().create_cursor)(name)
+
+    # -- async-mode hooks ------------------------------------------------------
+
+    def _driver_state(self) -> str:
+        raw = self.connection.raw
+        if raw.closed or raw.broken:
+            return "broken"
+        status = raw.pgconn.transaction_status
+        if status == TransactionStatus.IDLE:
+            return "idle"
+        if status == TransactionStatus.ACTIVE:
+            return "active"
+        if status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            return "transaction"
+        return "broken"
+
+    async def _check_parked(self, raw: Any) -> bool:
+        try:
+            await raw.execute("SELECT 1")
+        except Exception:
+            return False
+        return True
+
+    async def _release_driver_connection(self, *, park: bool) -> None:
+        adapter = self.connection
+        raw = adapter.raw
+        for cursor in adapter.pending_closes:
+            try:
+                await cursor.close()
+            except Exception:  # noqa: S110 - the connection is cleaned below
+                pass
+        adapter.pending_closes.clear()
+        pool: AwaitingPool | None = adapter.pool
+        if pool is not None:
+            await asyncio.shield(return_to_pool(pool.raw, raw))
+            return
+        if park and self._driver_state() == "idle":
+            self._park(raw)
+            return
+        if not raw.closed and raw.pgconn.transaction_status == TransactionStatus.ACTIVE:
+            try:
+                await raw.cancel_safe(timeout=5.0)
+            except Exception:  # noqa: S110 - closing below ends it anyway
+                pass
+        await raw.close()

@@ -1,0 +1,172 @@
+"""Connection pools for async connections: one per alias per event loop.
+
+``OPTIONS["pool"]`` means what it means to Django's own backend (``True`` or
+a dict of pool arguments), and is served by ``psycopg_pool``'s
+``AsyncConnectionPool``. An async pool belongs to the event loop that created
+it, hence one per loop. A pool is replaced when the alias's connection
+settings change (Django's test runner renames the database; tests override
+``TIME_ZONE``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import weakref
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from ...bridge import greenlet_spawn
+from .driver import AwaitingConnection, AwaitingPool, async_connect_kwargs
+
+__all__ = ["close_pools", "pool_for", "settings_generation"]
+
+# Set by the backend itself; passing them in OPTIONS["pool"] is an error.
+_RESERVED = {"conninfo", "kwargs", "connection_class", "open", "configure"}
+
+
+class _Entry:
+    __slots__ = ("facade", "signature")
+
+    def __init__(self, facade: AwaitingPool, signature: tuple[Any, ...]) -> None:
+        self.facade = facade
+        self.signature = signature
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Entry]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class _Generation:
+    """Bumped when settings that pools capture (time zone) change."""
+
+    value = 0
+
+
+settings_generation = _Generation()
+
+
+def _signature(wrapper: Any) -> tuple[Any, ...]:
+    s = wrapper.settings_dict
+    return (
+        s["NAME"],
+        s["USER"],
+        s["PASSWORD"],
+        s["HOST"],
+        s["PORT"],
+        s.get("TIME_ZONE"),
+        settings_generation.value,
+    )
+
+
+def _pool_class() -> Any:
+    try:
+        from psycopg_pool import AsyncConnectionPool
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "DATABASES[...]['OPTIONS']['pool'] needs the psycopg_pool package. "
+            "Install it with: pip install 'psycopg[pool]'"
+        ) from exc
+    return AsyncConnectionPool
+
+
+def validate_pool_options(alias: str, settings_dict: dict[str, Any]) -> dict[str, Any]:
+    """Check ``OPTIONS["pool"]``; return the pool keyword arguments.
+
+    Raises ``ImproperlyConfigured`` naming the setting and the fix for a
+    wrong type, an unknown or reserved key, persistent connections, or a
+    missing ``psycopg_pool``.
+    """
+    where = f"DATABASES[{alias!r}]['OPTIONS']['pool']"
+    options = settings_dict["OPTIONS"].get("pool")
+    if options is True:
+        options = {}
+    elif not isinstance(options, dict):
+        raise ImproperlyConfigured(
+            f"{where} must be True or a dict of psycopg_pool arguments "
+            f"(e.g. {{'min_size': 2, 'max_size': 10}}), not {options!r}."
+        )
+    max_age = settings_dict.get("CONN_MAX_AGE", 0)
+    if max_age != 0:
+        raise ImproperlyConfigured(
+            f"DATABASES[{alias!r}] combines {where} with CONN_MAX_AGE="
+            f"{max_age!r}: a pool already keeps connections open. Set "
+            f"CONN_MAX_AGE to 0, or remove the pool option to use persistent "
+            f"connections instead."
+        )
+    pool_class = _pool_class()
+    accepted = set(inspect.signature(pool_class.__init__).parameters) - {"self"}
+    for key in options:
+        if key in _RESERVED:
+            raise ImproperlyConfigured(
+                f"{where} sets {key!r}, which the backend sets itself. Remove it "
+                f"(connection arguments go in DATABASES[{alias!r}]['OPTIONS'])."
+            )
+        if key not in accepted:
+            valid = ", ".join(sorted(accepted - _RESERVED))
+            raise ImproperlyConfigured(
+                f"{where} has an unknown key {key!r}. Valid keys: {valid}."
+            )
+    return dict(options)
+
+
+def _create(wrapper: Any, signature: tuple[Any, ...]) -> AwaitingPool:
+    alias = wrapper.alias
+    options = validate_pool_options(alias, wrapper.settings_dict)
+    pool_class = _pool_class()
+    connect_kwargs = async_connect_kwargs(wrapper.get_connection_params())
+    # Pooled connections rest in autocommit; Django sets its own mode later.
+    connect_kwargs["autocommit"] = True
+    if wrapper.settings_dict["CONN_HEALTH_CHECKS"]:
+        options.setdefault("check", pool_class.check_connection)
+    options.setdefault("name", f"django_async_backend:{alias}")
+    server_binding = wrapper.settings_dict["OPTIONS"].get("server_side_binding") is True
+    # A wrapper of its own, used only to configure new connections (time
+    # zone, role) the way Django configures its pooled connections.
+    configurer = type(wrapper)(wrapper.settings_dict, alias)
+    configurer._enable_async_mode()
+
+    async def configure(raw: Any) -> None:
+        adapter = AwaitingConnection(raw, server_binding=server_binding)
+        await greenlet_spawn(configurer._configure_connection, adapter)
+
+    raw_pool = pool_class(
+        kwargs=connect_kwargs, open=False, configure=configure, **options
+    )
+    return AwaitingPool(raw_pool, server_binding=server_binding)
+
+
+def pool_for(wrapper: Any) -> AwaitingPool | None:
+    """The running loop's pool for ``wrapper``'s alias (None if not pooled)."""
+    if not wrapper.settings_dict["OPTIONS"].get("pool"):
+        return None
+    loop = asyncio.get_running_loop()
+    entries = _pools.get(loop)
+    if entries is None:
+        entries = _pools[loop] = {}
+    signature = _signature(wrapper)
+    entry = entries.get(wrapper.alias)
+    if entry is None or entry.signature != signature:
+        if entry is not None:
+            _close_soon(entry.facade)
+        entry = entries[wrapper.alias] = _Entry(_create(wrapper, signature), signature)
+    return entry.facade
+
+
+def _close_soon(facade: AwaitingPool) -> None:
+    task = asyncio.get_running_loop().create_task(facade.raw.close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Task[Any]] = set()
+
+
+async def close_pools(alias: str | None = None) -> None:
+    """Close the running loop's pools (all aliases, or one)."""
+    entries = _pools.get(asyncio.get_running_loop(), {})
+    aliases = [alias] if alias is not None else list(entries)
+    closing = [entries.pop(a).facade.raw.close() for a in aliases if a in entries]
+    await asyncio.gather(*closing)

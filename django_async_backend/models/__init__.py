@@ -1,0 +1,1 @@
+"""Django's async ORM API, running natively on async connections."""

@@ -1,0 +1,171 @@
+"""Async cursors: the DB-API surface, Django's error classes, logging, wrappers."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DataError, IntegrityError, OperationalError, ProgrammingError
+from django.db.transaction import TransactionManagementError
+from django.test.utils import override_settings
+
+from django_async_backend.db import async_connections
+from django_async_backend.db.transaction import async_atomic
+from django_async_backend.test import AsyncCaptureQueriesContext
+
+pytestmark = pytest.mark.async_django_db
+
+
+async def test_cursor_as_context_manager_and_awaitable():
+    connection = async_connections["default"]
+    async with connection.cursor() as cursor:
+        result = await cursor.execute("SELECT %s::int + 1", [41])
+        assert result is cursor  # execute returns the cursor, as psycopg does
+        assert await cursor.fetchone() == (42,)
+    async with await connection.cursor() as cursor:
+        await cursor.execute("SELECT 'a', 'b'")
+        assert await cursor.fetchall() == [("a", "b")]
+    cursor = await connection.cursor()
+    await cursor.execute("SELECT 1")
+    assert await cursor.fetchone() == (1,)
+    await cursor.close()
+
+
+async def test_fetchmany_fetchall_iteration_description_rowcount():
+    async with async_connections["default"].cursor() as cursor:
+        await cursor.execute("SELECT n, n * 2 AS twice FROM generate_series(1, 10) n")
+        assert cursor.rowcount == 10
+        assert [column.name for column in cursor.description] == ["n", "twice"]
+        assert await cursor.fetchone() == (1, 2)
+        assert await cursor.fetchmany(3) == [(2, 4), (3, 6), (4, 8)]
+        rest = [row async for row in cursor]
+        assert rest == [(n, n * 2) for n in range(5, 11)]
+        assert await cursor.fetchone() is None
+
+
+async def test_executemany():
+    async with async_connections["default"].cursor() as cursor:
+        await cursor.execute("CREATE TEMPORARY TABLE t (v int)")
+        result = await cursor.executemany("INSERT INTO t VALUES (%s)", [(1,), (2,), (3,)])
+        assert result is cursor
+        await cursor.execute("SELECT sum(v) FROM t")
+        assert await cursor.fetchone() == (6,)
+
+
+@pytest.mark.async_django_db(transaction=True)
+async def test_errors_are_django_exception_classes():
+    async with async_connections["default"].cursor() as cursor:
+        with pytest.raises(ProgrammingError):
+            await cursor.execute("SELECT * FROM no_such_table")
+        with pytest.raises(DataError):
+            await cursor.execute("SELECT 1/0")
+        await cursor.execute("SET statement_timeout = 1")
+        with pytest.raises(OperationalError):  # QueryCanceled
+            await cursor.execute("SELECT pg_sleep(1)")
+        await cursor.execute("RESET statement_timeout")
+
+
+@pytest.mark.async_django_db(transaction=True)
+async def test_connection_usable_after_error_outside_transaction():
+    connection = async_connections["default"]
+    async with connection.cursor() as cursor:
+        await cursor.execute("CREATE TEMPORARY TABLE u (v int UNIQUE)")
+        await cursor.execute("INSERT INTO u VALUES (1)")
+        with pytest.raises(IntegrityError):
+            await cursor.execute("INSERT INTO u VALUES (1)")
+        await cursor.execute("SELECT count(*) FROM u")
+        assert await cursor.fetchone() == (1,)
+
+
+@pytest.mark.async_django_db(transaction=True)
+async def test_error_inside_atomic_breaks_transaction_until_block_ends():
+    connection = async_connections["default"]
+    async with connection.cursor() as cursor:
+        await cursor.execute("CREATE TEMPORARY TABLE w (v int UNIQUE)")
+    with pytest.raises(IntegrityError):
+        async with async_atomic():
+            async with connection.cursor() as cursor:
+                await cursor.execute("INSERT INTO w VALUES (1)")
+                try:
+                    async with async_atomic(savepoint=False):
+                        await cursor.execute("INSERT INTO w VALUES (1)")
+                except IntegrityError:
+                    # As in Django: the transaction is broken until the
+                    # outer block ends.
+                    assert connection.needs_rollback
+                    with pytest.raises(TransactionManagementError):
+                        await cursor.execute("SELECT 1")
+                    raise
+    async with connection.cursor() as cursor:
+        await cursor.execute("SELECT count(*) FROM w")
+        assert await cursor.fetchone() == (0,)
+
+
+async def test_queries_logged_with_debug():
+    connection = async_connections["default"]
+    await connection.ensure_connection()
+    with override_settings(DEBUG=True):
+        before = len(connection.queries)
+        async with connection.cursor() as cursor:
+            await cursor.execute("SELECT %s", [7])
+        queries = connection.queries[before:]
+    assert [q["sql"] for q in queries] == ["SELECT 7"]
+    assert float(queries[0]["time"]) >= 0
+
+
+async def test_queries_not_logged_without_debug():
+    connection = async_connections["default"]
+    async with connection.cursor() as cursor:
+        await cursor.execute("SELECT 1")
+    assert connection.queries == []
+
+
+async def test_capture_queries_context():
+    connection = async_connections["default"]
+    async with AsyncCaptureQueriesContext(connection) as captured:
+        async with connection.cursor() as cursor:
+            await cursor.execute("SELECT 1")
+            await cursor.execute("SELECT 2")
+    assert [q["sql"] for q in captured] == ["SELECT 1", "SELECT 2"]
+
+
+async def test_execute_wrapper_sees_every_query():
+    connection = async_connections["default"]
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append((sql, params, many, context["connection"].alias))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        async with connection.cursor() as cursor:
+            await cursor.execute("SELECT %s", [1])
+    async with connection.execute_wrapper(wrapper):
+        async with connection.cursor() as cursor:
+            await cursor.executemany("SELECT %s", [(1,), (2,)])
+    async with connection.cursor() as cursor:
+        await cursor.execute("SELECT 3")  # no wrapper any more
+    assert seen == [
+        ("SELECT %s", [1], False, "default"),
+        ("SELECT %s", [(1,), (2,)], True, "default"),
+    ]
+
+
+async def test_execute_wrapper_can_block_queries():
+    connection = async_connections["default"]
+
+    def blocker(execute, sql, params, many, context):
+        raise RuntimeError("no queries here")
+
+    with connection.execute_wrapper(blocker):
+        async with connection.cursor() as cursor:
+            with pytest.raises(RuntimeError, match="no queries here"):
+                await cursor.execute("SELECT 1")
+
+
+async def test_callproc():
+    async with async_connections["default"].cursor() as cursor:
+        await cursor.execute(
+            "CREATE FUNCTION dab_add_one(v int) RETURNS int "
+            "AS 'SELECT v + 1' LANGUAGE sql"
+        )
+        await cursor.callproc("dab_add_one", [41])
+        assert await cursor.fetchone() == (42,)

@@ -1,0 +1,31 @@
+"""Settings for the test suite.
+
+The database comes from ``DATABASE_URL`` or the ``PG*`` variables (see
+``django_async_backend.utils.database_url``); the test runner creates
+``test_<NAME>`` and ``test_<NAME>_other`` on that server.
+"""
+
+from django_async_backend.utils.database_url import database_from_env
+
+SECRET_KEY = "tests-only"
+USE_TZ = True
+TIME_ZONE = "UTC"
+DEBUG = False
+
+_default = database_from_env(default_name="django_async_backend")
+_default["TEST"] = {"NAME": f"test_{_default['NAME']}"}
+_other = {**_default, "OPTIONS": dict(_default["OPTIONS"])}
+_other["TEST"] = {"NAME": f"test_{_default['NAME']}_other"}
+
+DATABASES = {"default": _default, "other": _other}
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django_async_backend",
+    "tests.app",
+]
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
