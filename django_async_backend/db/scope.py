@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,7 @@ __all__ = [
     "bind_scope",
     "current_scope",
     "current_task_or_raise",
+    "delegate_scope",
     "existing_scope",
     "open_frames",
     "sync_transactions",
@@ -189,12 +192,52 @@ def existing_scope() -> ConnectionScope | None:
     return entry[1] if entry is not None else None
 
 
+class _Delegation:
+    """Lets tasks started during a bridged call act for the calling task."""
+
+    __slots__ = ("active", "scope")
+
+    def __init__(self, scope: ConnectionScope) -> None:
+        self.scope = scope
+        self.active = True
+
+
+_delegation: ContextVar[_Delegation | None] = ContextVar(
+    "django_async_backend_delegation", default=None
+)
+
+
+@contextmanager
+def delegate_scope(scope: ConnectionScope | None) -> Iterator[None]:
+    """While the block runs, tasks it starts use ``scope``'s connections.
+
+    For async code awaited from *inside* a bridged call (``async def`` signal
+    receivers, which Django runs with ``asyncio.gather``): the calling task
+    holds its connection's turn until they finish, so they must act as that
+    task or they would wait for it forever. The delegation ends with the
+    block; a task still running afterwards falls back to its own scope.
+    """
+    if scope is None:
+        yield
+        return
+    delegation = _Delegation(scope)
+    token = _delegation.set(delegation)
+    try:
+        yield
+    finally:
+        delegation.active = False
+        _delegation.reset(token)
+
+
 def current_scope() -> ConnectionScope:
     """The scope of the current task, created on first use."""
     task = current_task_or_raise()
     entry = _scope_var.get()
     if entry is not None and entry[0] is task:
         return entry[1]
+    delegation = _delegation.get()
+    if delegation is not None and delegation.active:
+        return delegation.scope
     scope = _scopes_by_task.get(task)
     if scope is None:
         scope = ConnectionScope(task.get_loop())

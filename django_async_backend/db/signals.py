@@ -56,6 +56,7 @@ def on_request_finished(**kwargs: Any) -> None:
 
 
 def on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    from ..models import native
     from .backends.postgresql.pool import settings_generation
     from .task_local import settings_changed
 
@@ -63,3 +64,4 @@ def on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     if setting in _POOL_SETTINGS:
         settings_generation.value += 1
         settings_changed()
+        native.settings_changed()
