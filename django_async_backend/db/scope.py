@@ -111,7 +111,9 @@ class ConnectionScope:
                 "independent_connection() block has ended."
             )
         frame = open_frames.get().get(alias)
-        if frame is not None and frame.active:
+        if frame is not None:
+            # Started inside a block: join it. If it has ended, refuse; using a
+            # fresh connection would run this work outside the transaction.
             face = frame.connection
             face.gate.check_joined(frame, alias)
             self.joins[alias] = frame

@@ -39,13 +39,16 @@ from unittest import IsolatedAsyncioTestCase
 
 from django.core.management import call_command
 from django.db import connections
+from django.test import SimpleTestCase
 from django.test.utils import modify_settings as _modify_settings
 from django.test.utils import override_settings as _override_settings
 
 from ..db.backends.base.creation import is_test_database
+from ..db.handler import async_connections
 from ..db.scope import ConnectionScope, bind_scope, current_task_or_raise
 from ..db.task_local import install, is_async_alias
 from ..db.transaction import AsyncAtomic
+from .utils import AsyncCaptureQueriesContext
 
 __all__ = [
     "AsyncioTestCase",
@@ -89,6 +92,18 @@ class AsyncioTransactionTestCase(IsolatedAsyncioTestCase):
             else sorted(cls.databases)
         )
         return [alias for alias in aliases if is_async_alias(alias)]
+
+    # Django's message assertions work unchanged in async tests.
+    assertRaisesMessage = SimpleTestCase.assertRaisesMessage
+    assertWarnsMessage = SimpleTestCase.assertWarnsMessage
+    _assertFooMessage = SimpleTestCase._assertFooMessage
+    _assert_raises_or_warns_cm = SimpleTestCase._assert_raises_or_warns_cm
+
+    def assertNumQueries(
+        self, num: int, using: str = "default"
+    ) -> _AssertNumQueriesContext:
+        """``async with self.assertNumQueries(2): ...`` on the task's connection."""
+        return _AssertNumQueriesContext(self, num, using)
 
     def settings(self, **kwargs: Any) -> override_settings:
         """A context manager that temporarily overrides settings."""
@@ -172,6 +187,33 @@ class AsyncioTransactionTestCase(IsolatedAsyncioTestCase):
                 allow_cascade=inhibit,
                 inhibit_post_migrate=inhibit,
             )
+
+
+class _AssertNumQueriesContext:
+    def __init__(self, test_case: Any, num: int, using: str) -> None:
+        self.test_case = test_case
+        self.num = num
+        self.using = using
+
+    async def __aenter__(self) -> AsyncCaptureQueriesContext:
+        self.context = AsyncCaptureQueriesContext(async_connections[self.using])
+        return await self.context.__aenter__()
+
+    async def __aexit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        await self.context.__aexit__(exc_type, exc_value, traceback)
+        if exc_type is not None:
+            return
+        executed = len(self.context)
+        queries = "\n".join(
+            f"{i}. {query['sql']}"
+            for i, query in enumerate(self.context.captured_queries, start=1)
+        )
+        self.test_case.assertEqual(
+            executed,
+            self.num,
+            f"{executed} queries executed, {self.num} expected\n"
+            f"Captured queries were:\n{queries}",
+        )
 
 
 class AsyncioTestCase(AsyncioTransactionTestCase):

@@ -1,0 +1,91 @@
+"""Shared test helpers.
+
+The ``observer`` looks at the server from outside the system under test: a
+plain sync psycopg connection to the maintenance database, used to read
+``pg_stat_activity`` (which backends our code left connected, running or in a
+transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from django.db import connections
+
+
+def is_postgresql() -> bool:
+    return connections.settings["default"]["ENGINE"].endswith("postgresql")
+
+
+requires_postgresql = pytest.mark.requires_postgresql
+"""Mark tests of PostgreSQL-specific behaviour (skipped on other ENGINEs)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requires_postgresql: PostgreSQL-specific behaviour"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("requires_postgresql") and not is_postgresql():
+        pytest.skip("PostgreSQL-specific behaviour (the ENGINE under test is not)")
+
+
+class Observer:
+    """Reads the server's view of the test database's connections."""
+
+    def __init__(self) -> None:
+        settings = connections.settings["default"]
+        params = {"dbname": "postgres", "autocommit": True}
+        for key, name in (("USER", "user"), ("PASSWORD", "password"),
+                          ("HOST", "host"), ("PORT", "port")):
+            if settings[key]:
+                params[name] = settings[key]
+        self.conn = psycopg.connect(**params)
+
+    def database(self, alias: str = "default") -> str:
+        return connections.settings[alias]["NAME"]
+
+    def backends(self, alias: str = "default") -> list[tuple[int, str, str]]:
+        """(pid, state, query) of client backends on the alias's database."""
+        return self.conn.execute(
+            "SELECT pid, coalesce(state, ''), query FROM pg_stat_activity "
+            "WHERE datname = %s AND backend_type = 'client backend' "
+            "AND pid <> pg_backend_pid()",
+            [self.database(alias)],
+        ).fetchall()
+
+    def busy(self, alias: str = "default") -> list[tuple[int, str, str]]:
+        """Backends running a query or sitting in a transaction."""
+        return [b for b in self.backends(alias) if b[1] not in ("idle", "")]
+
+    async def settle(self, predicate, timeout: float = 10.0) -> bool:
+        """Poll until ``predicate(self)`` holds, letting the event loop run
+        (connections are released by callbacks after their task ends)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(self):
+                return True
+            await asyncio.sleep(0.02)
+        return predicate(self)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@pytest.fixture
+def observer() -> Iterator[Observer]:
+    if not is_postgresql():
+        pytest.skip("observes PostgreSQL's pg_stat_activity")
+    obs = Observer()
+    try:
+        yield obs
+    finally:
+        obs.close()
+
+
