@@ -39,8 +39,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 class Observer:
     """Reads the server's view of the test database's connections."""
 
-    def __init__(self) -> None:
-        settings = connections.settings["default"]
+    def __init__(self, alias: str = "default") -> None:
+        self.alias = alias
+        settings = connections.settings[alias]
         params = {"dbname": "postgres", "autocommit": True}
         for key, name in (("USER", "user"), ("PASSWORD", "password"),
                           ("HOST", "host"), ("PORT", "port")):
@@ -48,10 +49,10 @@ class Observer:
                 params[name] = settings[key]
         self.conn = psycopg.connect(**params)
 
-    def database(self, alias: str = "default") -> str:
-        return connections.settings[alias]["NAME"]
+    def database(self, alias: str | None = None) -> str:
+        return connections.settings[alias or self.alias]["NAME"]
 
-    def backends(self, alias: str = "default") -> list[tuple[int, str, str]]:
+    def backends(self, alias: str | None = None) -> list[tuple[int, str, str]]:
         """(pid, state, query) of client backends on the alias's database."""
         return self.conn.execute(
             "SELECT pid, coalesce(state, ''), query FROM pg_stat_activity "
@@ -60,7 +61,7 @@ class Observer:
             [self.database(alias)],
         ).fetchall()
 
-    def busy(self, alias: str = "default") -> list[tuple[int, str, str]]:
+    def busy(self, alias: str | None = None) -> list[tuple[int, str, str]]:
         """Backends running a query or sitting in a transaction."""
         return [b for b in self.backends(alias) if b[1] not in ("idle", "")]
 

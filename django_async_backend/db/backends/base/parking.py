@@ -16,13 +16,22 @@ import time
 import weakref
 from typing import Any
 
-from ...bridge import await_only
+from ...bridge import await_only, start_eagerly
+from ...loop_shutdown import on_loop_shutdown
 
-__all__ = ["ParkingMixin"]
+__all__ = ["ParkingMixin", "close_parked"]
 
 _parked: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, dict[str, list[tuple[Any, float | None]]]
 ] = weakref.WeakKeyDictionary()
+
+
+async def close_parked() -> None:
+    """Close the running loop's parked connections."""
+    by_alias = _parked.pop(asyncio.get_running_loop(), {})
+    for parked in by_alias.values():
+        for raw, _ in parked:
+            await raw.close()
 
 
 def _expired(close_at: float | None) -> bool:
@@ -38,15 +47,19 @@ class ParkingMixin:
 
     def _park(self, raw: Any) -> None:
         loop = asyncio.get_running_loop()
-        by_alias = _parked.setdefault(loop, {})
+        by_alias = _parked.get(loop)
+        if by_alias is None:
+            by_alias = _parked[loop] = {}
+            on_loop_shutdown(close_parked)
         parked = by_alias.setdefault(self.alias, [])
         # Drop expired connections while we are here.
         for entry in [e for e in parked if _expired(e[1])]:
             parked.remove(entry)
-            asyncio.ensure_future(entry[0].close())
+            start_eagerly(entry[0].close())
         parked.append((raw, self.close_at))
 
-    async def _check_parked(self, raw: Any) -> bool:
+    async def _check_parked(self, raw: Any, *, query: bool) -> bool:
+        """Whether a parked connection is still good (``query``: run one)."""
         raise NotImplementedError
 
     def _take_parked_connection(self) -> Any:
@@ -57,9 +70,8 @@ class ParkingMixin:
             if _expired(close_at) or raw.closed:
                 await_only(raw.close())
                 continue
-            if self.settings_dict["CONN_HEALTH_CHECKS"] and not await_only(
-                self._check_parked(raw)
-            ):
+            checks = self.settings_dict["CONN_HEALTH_CHECKS"]
+            if not await_only(self._check_parked(raw, query=checks)):
                 await_only(raw.close())
                 continue
             self.close_at = close_at

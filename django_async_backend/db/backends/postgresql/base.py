@@ -19,7 +19,7 @@ from ..base.async_mode import AsyncModeMixin, unguarded
 from ..base.parking import ParkingMixin
 from ..base.wrapper import AsyncDatabaseWrapper
 from .creation import DatabaseCreation
-from .driver import AsyncDriver, AwaitingPool, return_to_pool
+from .driver import AsyncDriver, AwaitingPool, return_to_pool, server_closed
 from .pool import close_pools, pool_for
 
 __all__ = ["AsyncDatabaseWrapper", "DatabaseWrapper"]
@@ -70,11 +70,14 @@ class DatabaseWrapper(ParkingMixin, AsyncModeMixin, PostgreSQLWrapper):
             return "transaction"
         return "broken"
 
-    async def _check_parked(self, raw: Any) -> bool:
-        try:
-            await raw.execute("SELECT 1")
-        except Exception:
+    async def _check_parked(self, raw: Any, *, query: bool) -> bool:
+        if server_closed(raw):
             return False
+        if query:
+            try:
+                await raw.execute("SELECT 1")
+            except Exception:
+                return False
         return True
 
     async def _release_driver_connection(self, *, park: bool) -> None:

@@ -12,6 +12,7 @@ exceptions exactly as it does for the sync driver).
 from __future__ import annotations
 
 import asyncio
+import select
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,12 +20,14 @@ import psycopg
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.postgresql import base as pg_base
 from psycopg.client_cursor import ClientCursorMixin
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ConnStatus, TransactionStatus
 
 from ...bridge import await_only, in_bridge, run_ready
 
 __all__ = [
     "AsyncDriver",
+    "check_not_closed",
+    "server_closed",
     "AsyncServerSideCursor",
     "AwaitingConnection",
     "AwaitingCursor",
@@ -290,6 +293,36 @@ class AwaitingConnection:
 
     def cancel_safe(self, timeout: float = 30.0) -> None:
         await_only(self.raw.cancel_safe(timeout=timeout))
+
+
+def server_closed(raw: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether the server has closed this idle connection (no round trip).
+
+    A server that restarts or terminates a backend sends an error and closes
+    the socket, which makes an idle connection's socket readable. Reading what
+    is there (at most a few messages) either finds only notifications, or
+    makes libpq notice the closed connection. A healthy idle connection costs
+    one non-blocking poll.
+    """
+    if raw.closed or raw.broken:
+        return True
+    pgconn = raw.pgconn
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLIN)
+    try:
+        for _ in range(8):
+            if not poller.poll(0):
+                break
+            pgconn.consume_input()
+    except (psycopg.OperationalError, OSError):
+        return True
+    return pgconn.status != ConnStatus.OK
+
+
+async def check_not_closed(raw: psycopg.AsyncConnection[Any]) -> None:
+    """psycopg_pool ``check`` callback: discard connections the server closed."""
+    if server_closed(raw):
+        raise psycopg.OperationalError("the server closed this idle connection")
 
 
 async def return_to_pool(pool: Any, raw: psycopg.AsyncConnection[Any]) -> None:

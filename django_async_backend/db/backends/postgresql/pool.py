@@ -17,8 +17,14 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from ...bridge import greenlet_spawn
-from .driver import AwaitingConnection, AwaitingPool, async_connect_kwargs
+from ...bridge import greenlet_spawn, start_eagerly
+from ...loop_shutdown import on_loop_shutdown
+from .driver import (
+    AwaitingConnection,
+    AwaitingPool,
+    async_connect_kwargs,
+    check_not_closed,
+)
 
 __all__ = ["close_pools", "pool_for", "settings_generation"]
 
@@ -27,11 +33,33 @@ _RESERVED = {"conninfo", "kwargs", "connection_class", "open", "configure"}
 
 
 class _Entry:
-    __slots__ = ("facade", "signature")
+    __slots__ = ("connections", "facade", "signature")
 
-    def __init__(self, facade: AwaitingPool, signature: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        facade: AwaitingPool,
+        signature: tuple[Any, ...],
+        connections: weakref.WeakSet[Any],
+    ) -> None:
         self.facade = facade
         self.signature = signature
+        # Every connection the pool opened (seen by its configure hook).
+        self.connections = connections
+
+    async def close(self) -> None:
+        """Close the pool, and any connection its own close() left open.
+
+        At event loop shutdown asyncio has already cancelled the pool's
+        worker tasks, and psycopg_pool's close() stops when it awaits them;
+        the idle connections it was about to close are closed here instead.
+        """
+        try:
+            await self.facade.raw.close()
+        except (Exception, asyncio.CancelledError):
+            pass
+        for raw in list(self.connections):
+            if not raw.closed:
+                await raw.close()
 
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Entry]] = (
@@ -57,6 +85,7 @@ def _signature(wrapper: Any) -> tuple[Any, ...]:
         s["HOST"],
         s["PORT"],
         s.get("TIME_ZONE"),
+        repr(s["OPTIONS"]),
         settings_generation.value,
     )
 
@@ -112,30 +141,38 @@ def validate_pool_options(alias: str, settings_dict: dict[str, Any]) -> dict[str
     return dict(options)
 
 
-def _create(wrapper: Any, signature: tuple[Any, ...]) -> AwaitingPool:
+def _create(wrapper: Any, signature: tuple[Any, ...]) -> _Entry:
     alias = wrapper.alias
     options = validate_pool_options(alias, wrapper.settings_dict)
     pool_class = _pool_class()
     connect_kwargs = async_connect_kwargs(wrapper.get_connection_params())
     # Pooled connections rest in autocommit; Django sets its own mode later.
     connect_kwargs["autocommit"] = True
+    # CONN_HEALTH_CHECKS: a query per checkout, as Django's pool does. Without
+    # it, still discard connections the server has visibly closed (a restart):
+    # a socket poll, no round trip.
     if wrapper.settings_dict["CONN_HEALTH_CHECKS"]:
         options.setdefault("check", pool_class.check_connection)
+    else:
+        options.setdefault("check", check_not_closed)
     options.setdefault("name", f"django_async_backend:{alias}")
     server_binding = wrapper.settings_dict["OPTIONS"].get("server_side_binding") is True
     # A wrapper of its own, used only to configure new connections (time
     # zone, role) the way Django configures its pooled connections.
     configurer = type(wrapper)(wrapper.settings_dict, alias)
     configurer._enable_async_mode()
+    opened: weakref.WeakSet[Any] = weakref.WeakSet()
 
     async def configure(raw: Any) -> None:
+        opened.add(raw)
         adapter = AwaitingConnection(raw, server_binding=server_binding)
         await greenlet_spawn(configurer._configure_connection, adapter)
 
     raw_pool = pool_class(
         kwargs=connect_kwargs, open=False, configure=configure, **options
     )
-    return AwaitingPool(raw_pool, server_binding=server_binding)
+    facade = AwaitingPool(raw_pool, server_binding=server_binding)
+    return _Entry(facade, signature, opened)
 
 
 def pool_for(wrapper: Any) -> AwaitingPool | None:
@@ -146,27 +183,19 @@ def pool_for(wrapper: Any) -> AwaitingPool | None:
     entries = _pools.get(loop)
     if entries is None:
         entries = _pools[loop] = {}
+        on_loop_shutdown(close_pools)
     signature = _signature(wrapper)
     entry = entries.get(wrapper.alias)
     if entry is None or entry.signature != signature:
         if entry is not None:
-            _close_soon(entry.facade)
-        entry = entries[wrapper.alias] = _Entry(_create(wrapper, signature), signature)
+            start_eagerly(entry.close())
+        entry = entries[wrapper.alias] = _create(wrapper, signature)
     return entry.facade
-
-
-def _close_soon(facade: AwaitingPool) -> None:
-    task = asyncio.get_running_loop().create_task(facade.raw.close())
-    _closing.add(task)
-    task.add_done_callback(_closing.discard)
-
-
-_closing: set[asyncio.Task[Any]] = set()
 
 
 async def close_pools(alias: str | None = None) -> None:
     """Close the running loop's pools (all aliases, or one)."""
     entries = _pools.get(asyncio.get_running_loop(), {})
     aliases = [alias] if alias is not None else list(entries)
-    closing = [entries.pop(a).facade.raw.close() for a in aliases if a in entries]
+    closing = [entries.pop(a).close() for a in aliases if a in entries]
     await asyncio.gather(*closing)
