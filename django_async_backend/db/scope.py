@@ -35,6 +35,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from .bridge import start_eagerly
+from .loop_shutdown import on_loop_shutdown
 
 if TYPE_CHECKING:
     from .backends.base.wrapper import AsyncDatabaseWrapper
@@ -245,13 +246,39 @@ def current_scope() -> ConnectionScope:
         scope = ConnectionScope(task.get_loop())
         _scopes_by_task[task] = scope
         task.add_done_callback(scope.on_task_done)
+        _track(scope)
     _scope_var.set((task, scope))
     return scope
+
+
+_live_scopes: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakSet[ConnectionScope]
+] = weakref.WeakKeyDictionary()
+
+
+def _track(scope: ConnectionScope) -> None:
+    """Remember ``scope`` so its loop's shutdown can release it."""
+    scopes = _live_scopes.get(scope.loop)
+    if scopes is None:
+        scopes = _live_scopes[scope.loop] = weakref.WeakSet()
+        on_loop_shutdown(_release_leftovers)
+    scopes.add(scope)
+
+
+async def _release_leftovers() -> None:
+    """At loop shutdown: release connections whose release never ran (tasks
+    destroyed while pending, a test case torn down by an error)."""
+    scopes = _live_scopes.pop(asyncio.get_running_loop(), weakref.WeakSet())
+    leftovers = [scope for scope in scopes if scope.faces and not scope.closed]
+    await asyncio.gather(
+        *(scope.aclose() for scope in leftovers), return_exceptions=True
+    )
 
 
 def bind_scope(scope: ConnectionScope) -> ConnectionScope | None:
     """Make ``scope`` the current task's scope; return the previous one."""
     task = current_task_or_raise()
+    _track(scope)
     entry = _scope_var.get()
     previous = _scopes_by_task.get(task)
     if previous is None and entry is not None and entry[0] is task:
