@@ -16,6 +16,8 @@ import psycopg
 import pytest
 from django.db import connections
 
+pytest_plugins = ["pytester"]
+
 
 def is_postgresql() -> bool:
     return connections.settings["default"]["ENGINE"].endswith("postgresql")

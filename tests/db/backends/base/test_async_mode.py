@@ -1,0 +1,79 @@
+"""One wrapper class, two modes: Django's guards pass only for async-mode
+wrappers inside the bridge; sync code gets Django's stock behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from django.core.exceptions import SynchronousOnlyOperation
+from django.db import connections
+
+from django_async_backend.db import async_connections
+from django_async_backend.db.bridge import greenlet_spawn
+from tests.app.models import Book
+
+pytestmark = pytest.mark.async_django_db(transaction=True)
+
+
+async def test_sync_orm_from_async_code_still_raises_djangos_error():
+    with pytest.raises(SynchronousOnlyOperation):
+        list(Book.objects.all())
+    with pytest.raises(SynchronousOnlyOperation):
+        connections["default"].cursor()
+
+
+async def test_async_mode_wrapper_outside_the_bridge_is_still_guarded():
+    sync_face = async_connections["default"].sync_wrapper
+    assert sync_face.in_async_mode
+    with pytest.raises(SynchronousOnlyOperation):
+        sync_face.cursor()
+    with pytest.raises(SynchronousOnlyOperation):
+        sync_face.ensure_connection()
+
+
+async def test_stock_wrapper_inside_the_bridge_is_still_guarded():
+    """The thread's own (sync-mode) wrapper never passes the guard."""
+    thread_wrapper = connections["default"]  # outside the bridge: per thread
+
+    def use_it():
+        return thread_wrapper.cursor()
+
+    with pytest.raises(SynchronousOnlyOperation):
+        await greenlet_spawn(use_it)
+
+
+async def test_inside_the_bridge_django_sees_the_tasks_connection():
+    face = async_connections["default"]
+
+    def inside():
+        return connections["default"]
+
+    assert await face._run(inside) is face.sync_wrapper
+
+    async def other_task():
+        return await async_connections["default"]._run(inside)
+
+    assert await asyncio.create_task(other_task()) is not face.sync_wrapper
+
+
+async def test_allow_async_unsafe_is_never_set():
+    await Book.objects.acreate(title="x")
+    assert "DJANGO_ALLOW_ASYNC_UNSAFE" not in os.environ
+
+
+async def test_sync_code_in_a_thread_is_stock_django():
+    def sync_side():
+        wrapper = connections["default"]
+        assert not wrapper.in_async_mode
+        assert type(wrapper.Database).__name__ == "module"  # psycopg itself
+        Book.objects.create(title="sync")
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM app_book")
+            count = cursor.fetchone()[0]
+        wrapper.close()
+        return count
+
+    assert await asyncio.to_thread(sync_side) == 1
+    assert await Book.objects.acount() == 1
