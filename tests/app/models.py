@@ -1,10 +1,41 @@
 """Models the tests run against."""
 
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
+
+
+class Publisher(models.Model):
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["id"]
 
 
 class Author(models.Model):
     name = models.CharField(max_length=100)
+    publisher = models.ForeignKey(
+        Publisher, null=True, on_delete=models.SET_NULL, related_name="authors"
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+
+class Note(models.Model):
+    """Attached to anything through a generic foreign key."""
+
+    text = models.CharField(max_length=100)
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.PositiveIntegerField()
+    content_object = GenericForeignKey("content_type", "object_id")
 
     class Meta:
         ordering = ["id"]
@@ -16,6 +47,17 @@ class Book(models.Model):
         Author, null=True, on_delete=models.CASCADE, related_name="books"
     )
     pages = models.IntegerField(default=0)
+    published = models.DateField(null=True)
+    tags = models.ManyToManyField(Tag, related_name="books")
+    notes = GenericRelation(Note)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Chapter(models.Model):
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="chapters")
+    title = models.CharField(max_length=100)
 
     class Meta:
         ordering = ["id"]
@@ -23,3 +65,80 @@ class Book(models.Model):
 
 class Unique(models.Model):
     code = models.CharField(max_length=20, unique=True)
+
+
+class Event(models.Model):
+    name = models.CharField(max_length=50)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at"]
+
+
+# Multi-table inheritance.
+class Place(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Restaurant(Place):
+    serves_pizza = models.BooleanField(default=False)
+
+
+# Every on_delete behaviour, pointing at one target.
+def default_target_pk():
+    return Target.objects.get_or_create(name="default")[0].pk
+
+
+def replacement_target():
+    return Target.objects.get_or_create(name="replacement")[0]
+
+
+class Target(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class OnDelete(models.Model):
+    cascade = models.ForeignKey(
+        Target, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    protect = models.ForeignKey(
+        Target, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    restrict = models.ForeignKey(
+        Target, null=True, on_delete=models.RESTRICT, related_name="+"
+    )
+    set_null = models.ForeignKey(
+        Target, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_default = models.ForeignKey(
+        Target,
+        null=True,
+        default=default_target_pk,
+        on_delete=models.SET_DEFAULT,
+        related_name="+",
+    )
+    set_value = models.ForeignKey(
+        Target, null=True, on_delete=models.SET(replacement_target), related_name="+"
+    )
+    do_nothing = models.ForeignKey(
+        Target,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+    )
+
+
+class AuditLog(models.Model):
+    message = models.CharField(max_length=200)
+
+
+class AuditedAuthor(models.Model):
+    """Code that isn't ours: a custom save() using the sync ORM."""
+
+    name = models.CharField(max_length=100)
+
+    def save(self, *args, **kwargs):
+        creating = self._state.adding
+        super().save(*args, **kwargs)
+        AuditLog.objects.create(message=f"{'created' if creating else 'saved'} {self.name}")

@@ -1,0 +1,1 @@
+"""Async helpers for Django's contrib apps."""

@@ -1,0 +1,64 @@
+"""Every test of the native ORM also proves it never left the event loop's
+thread: ``asgiref.sync.SyncToAsync`` constructions and thread starts are
+counted around each test and must be zero.
+
+The only hops allowed are Django's deliberate off-loading of password hashing
+to a thread (none happen in the Django versions supported, but a future
+release may add them).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from asgiref import sync
+
+ALLOWED = {"check_password", "make_password", "set_password", "verify_password"}
+
+
+class HopCounter:
+    def __init__(self) -> None:
+        self.sync_to_async: list[str] = []
+        self.threads: list[str] = []
+
+    def __enter__(self) -> HopCounter:
+        counter = self
+        self._init = sync.SyncToAsync.__init__
+        self._start = threading.Thread.start
+        original_init, original_start = self._init, self._start
+
+        def init(self, func, *args, **kwargs):
+            name = getattr(func, "__name__", type(func).__name__)
+            if name not in ALLOWED:
+                counter.sync_to_async.append(name)
+            original_init(self, func, *args, **kwargs)
+
+        def start(self):
+            counter.threads.append(self.name)
+            original_start(self)
+
+        sync.SyncToAsync.__init__ = init
+        threading.Thread.start = start
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        sync.SyncToAsync.__init__ = self._init
+        threading.Thread.start = self._start
+
+
+@pytest.fixture(autouse=True)
+def no_thread_hops(request) -> Iterator[HopCounter]:
+    with HopCounter() as counter:
+        yield counter
+    if request.node.get_closest_marker("allows_thread_hops"):
+        return
+    assert counter.sync_to_async == [], f"sync_to_async hops: {counter.sync_to_async}"
+    assert counter.threads == [], f"threads started: {counter.threads}"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "allows_thread_hops: the test deliberately takes the thread path"
+    )
