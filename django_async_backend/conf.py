@@ -26,7 +26,7 @@ _SETTINGS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _flag(name: str) -> bool:
     value = getattr(settings, name, _SETTINGS[name])
     if not isinstance(value, bool):

@@ -16,17 +16,16 @@ POETRY_VERSION="2.5.1"
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# find_python 3.13 -> path of a python3.13 interpreter (PATH, then pyenv).
+# find_python 3.13 -> path of a working python3.13 (pyenv's versions first,
+# then PATH; a pyenv shim for a version that isn't selected doesn't count).
 find_python() {
-    local want="$1" candidate
-    for candidate in "python$want" "$(command -v pyenv >/dev/null 2>&1 && pyenv root)/versions/$want"*/bin/"python$want"; do
-        if command -v "$candidate" >/dev/null 2>&1; then
-            command -v "$candidate"
+    local want="$1" candidate root
+    root="$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"
+    for candidate in "$root/versions/$want"*/bin/"python$want" "$(command -v "python$want" 2>/dev/null)"; do
+        if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c 'import sys' >/dev/null 2>&1; then
+            echo "$candidate"
             return 0
         fi
-    done
-    for candidate in "$HOME/.pyenv/versions/$want"*/bin/"python$want"; do
-        [ -x "$candidate" ] && { echo "$candidate"; return 0; }
     done
     return 1
 }

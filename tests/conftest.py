@@ -45,8 +45,12 @@ class Observer:
         self.alias = alias
         settings = connections.settings[alias]
         params = {"dbname": "postgres", "autocommit": True}
-        for key, name in (("USER", "user"), ("PASSWORD", "password"),
-                          ("HOST", "host"), ("PORT", "port")):
+        for key, name in (
+            ("USER", "user"),
+            ("PASSWORD", "password"),
+            ("HOST", "host"),
+            ("PORT", "port"),
+        ):
             if settings[key]:
                 params[name] = settings[key]
         self.conn = psycopg.connect(**params)
@@ -90,5 +94,3 @@ def observer() -> Iterator[Observer]:
         yield obs
     finally:
         obs.close()
-
-

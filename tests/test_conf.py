@@ -25,6 +25,8 @@ def test_override_is_seen():
 )
 def test_wrong_type_names_the_setting(name):
     with override_settings(**{name: "yes"}):
-        with pytest.raises(ImproperlyConfigured, match=rf"settings.{name} must be True or False"):
+        with pytest.raises(
+            ImproperlyConfigured, match=rf"settings.{name} must be True or False"
+        ):
             conf.native_orm_enabled()
             conf.request_signals_enabled()

@@ -41,6 +41,6 @@ async def aget_for_models(
     from django.contrib.contenttypes.models import ContentType
 
     manager = ContentType.objects.db_manager(using)
-    return await native_sync_to_async(manager.get_for_models)(  # type: ignore[no-any-return]
+    return await native_sync_to_async(manager.get_for_models)(
         *models, for_concrete_models=for_concrete_models
     )

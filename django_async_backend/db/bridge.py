@@ -39,7 +39,7 @@ class BridgeError(RuntimeError):
     """Raised when bridge primitives are used outside :func:`greenlet_spawn`."""
 
 
-class BridgeGreenlet(greenlet):  # type: ignore[misc]
+class BridgeGreenlet(greenlet):
     """A greenlet running sync code on behalf of an asyncio task.
 
     ``driver`` is the greenlet that runs the task (the event loop's greenlet);
@@ -84,7 +84,7 @@ def await_only(awaitable: Awaitable[T]) -> T:
             "is not running on behalf of an asyncio task. Call it through an "
             "async API (for example an ORM a-method or async_atomic)."
         )
-    return current.driver.switch(awaitable)  # type: ignore[no-any-return]
+    return current.driver.switch(awaitable)
 
 
 async def greenlet_spawn(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -105,7 +105,7 @@ async def greenlet_spawn(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> 
                 result = child.throw(*sys.exc_info())
             else:
                 result = child.switch(value)
-        return result  # type: ignore[no-any-return]
+        return result
     finally:
         callbacks = child.on_exit
         while callbacks:
@@ -123,7 +123,7 @@ def run_ready(coro: Coroutine[Any, Any, T]) -> T:
     try:
         coro.send(None)
     except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+        return stop.value
     coro.close()
     raise BridgeError(f"{coro!r} needed the event loop; await it instead")
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from django.db.transaction import TransactionManagementError
 
-__all__ = ["ConnectionGate", "Frame", "RELEASER"]
+__all__ = ["RELEASER", "ConnectionGate", "Frame"]
 
 RELEASER = object()
 """The holder used by connection clean-up; it ignores frames."""

@@ -47,7 +47,7 @@ class AsyncConnectionHandler:
     @property
     def settings(self) -> dict[str, dict[str, Any]]:
         """The configured databases (Django's ``connections.settings``)."""
-        return connections.settings  # type: ignore[no-any-return]
+        return connections.settings
 
     def all(self, initialized_only: bool = False) -> list[AsyncDatabaseWrapper]:
         """The current task's connections: opened ones, or one per async alias."""
@@ -79,7 +79,7 @@ class AsyncConnectionHandler:
                 f"'django_async_backend.db.backends.postgresql' or "
                 f"'django_async_backend.db.backends.sqlite3'."
             )
-        return wrapper_class(settings_dict, alias)._enable_async_mode()  # type: ignore[no-any-return]
+        return wrapper_class(settings_dict, alias)._enable_async_mode()
 
     async def close_all(self) -> None:
         """Close the current task's own connections (pooled ones go back).
@@ -111,7 +111,7 @@ class AsyncConnectionHandler:
         """
         from .new_connection import async_new_connection
 
-        return async_new_connection(arg)  # type: ignore[no-any-return]
+        return async_new_connection(arg)
 
     # The upstream project's README spells it with an underscore.
     _independent_connection = independent_connection

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from .bridge import run_ready
@@ -29,16 +29,17 @@ _registered: weakref.WeakKeyDictionary[
 
 async def _finalizer(
     callbacks: list[Callable[[], Awaitable[Any]]],
-) -> AsyncIterator[None]:
+) -> AsyncGenerator[None, None]:
     try:
         yield
     finally:
-        results = await asyncio.gather(
-            *(callback() for callback in callbacks), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                logger.warning("clean-up at event loop shutdown failed: %r", result)
+        # In registration order: connections go back to their pools before
+        # the pools close.
+        for callback in callbacks:
+            try:
+                await callback()
+            except BaseException as exc:
+                logger.warning("clean-up at event loop shutdown failed: %r", exc)
 
 
 def on_loop_shutdown(callback: Callable[[], Awaitable[Any]]) -> None:
@@ -49,7 +50,7 @@ def on_loop_shutdown(callback: Callable[[], Awaitable[Any]]) -> None:
         callbacks: list[Callable[[], Awaitable[Any]]] = []
         generator = _finalizer(callbacks)
         # The first step registers the generator with the running loop.
-        run_ready(generator.__anext__())
+        run_ready(generator.asend(None))
         _registered[loop] = (generator, callbacks)
     else:
         callbacks = entry[1]

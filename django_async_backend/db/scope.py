@@ -63,12 +63,14 @@ _scopes_by_task: weakref.WeakKeyDictionary[asyncio.Task[Any], ConnectionScope] =
 )
 
 open_frames: ContextVar[dict[str, Frame]] = ContextVar(
-    "django_async_backend_open_frames", default={}  # noqa: B039 (never mutated)
+    "django_async_backend_open_frames",
+    default={},  # noqa: B039 (never mutated)
 )
 """The innermost ``async_atomic`` frame per alias, as seen by this context."""
 
 sync_transactions: ContextVar[dict[str, Any]] = ContextVar(
-    "django_async_backend_sync_transactions", default={}  # noqa: B039
+    "django_async_backend_sync_transactions",
+    default={},  # noqa: B039
 )
 """Sync wrappers (per alias) whose open transaction async code should join."""
 
@@ -269,7 +271,11 @@ async def _release_leftovers() -> None:
     """At loop shutdown: release connections whose release never ran (tasks
     destroyed while pending, a test case torn down by an error)."""
     scopes = _live_scopes.pop(asyncio.get_running_loop(), weakref.WeakSet())
-    leftovers = [scope for scope in scopes if scope.faces and not scope.closed]
+    leftovers = [
+        scope
+        for scope in scopes
+        if any(scope.faces[alias].sync_wrapper.connection for alias in scope.owned)
+    ]
     await asyncio.gather(
         *(scope.aclose() for scope in leftovers), return_exceptions=True
     )

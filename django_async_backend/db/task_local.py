@@ -24,7 +24,7 @@ from .scope import current_scope
 __all__ = ["TaskLocalConnections", "install", "is_async_alias"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _engine_is_async(engine: str) -> bool:
     try:
         return is_async_capable(load_backend(engine).DatabaseWrapper)

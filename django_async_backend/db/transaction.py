@@ -26,10 +26,10 @@ from .scope import current_scope, open_frames
 
 __all__ = [
     "AsyncAtomic",
-    "async_atomic",
-    "async_mark_for_rollback_on_error",
     "aget_autocommit",
     "aset_autocommit",
+    "async_atomic",
+    "async_mark_for_rollback_on_error",
     "get_rollback",
     "on_commit",
     "set_rollback",
@@ -82,7 +82,9 @@ class AsyncAtomic(AsyncContextDecorator):
         else:
             open_frames.set(frame.previous)
         connection: AsyncDatabaseWrapper = frame.connection
-        await connection._run(self._exit, connection, frame, exc_type, exc_value, traceback)
+        await connection._run(
+            self._exit, connection, frame, exc_type, exc_value, traceback
+        )
 
     def _exit(
         self,

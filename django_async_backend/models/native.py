@@ -87,9 +87,9 @@ def _alias_of(func: Callable[..., Any], args: tuple[Any, ...]) -> str | None:
         if isinstance(target, (list, tuple)) and target:
             target = target[0]  # prefetch_related_objects(instances, ...)
     if isinstance(target, (models.QuerySet, models.query.RawQuerySet)):
-        return target.db  # type: ignore[no-any-return]
+        return target.db
     if isinstance(target, models.Manager):
-        return target.db  # type: ignore[no-any-return]
+        return target.db
     if isinstance(target, models.Model):
         return target._state.db or router.db_for_write(type(target), instance=target)
     return None
@@ -125,9 +125,7 @@ class _NativeOrThread:
     def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[Any]:
         if _runs_natively(self._func, args):
             return greenlet_spawn(self._func, *args, **kwargs)
-        return asgiref_sync.sync_to_async(self._func, **self._options)(
-            *args, **kwargs
-        )
+        return asgiref_sync.sync_to_async(self._func, **self._options)(*args, **kwargs)
 
 
 def native_sync_to_async(
@@ -143,7 +141,9 @@ def native_sync_to_async(
     return _NativeOrThread(func, options)
 
 
-def native_async_to_sync(awaitable: Callable[..., Awaitable[Any]], **options: Any) -> Any:
+def native_async_to_sync(
+    awaitable: Callable[..., Awaitable[Any]], **options: Any
+) -> Any:
     """``async_to_sync`` that, inside the bridge, awaits through it."""
 
     @functools.wraps(awaitable)

@@ -141,4 +141,6 @@ class AuditedAuthor(models.Model):
     def save(self, *args, **kwargs):
         creating = self._state.adding
         super().save(*args, **kwargs)
-        AuditLog.objects.create(message=f"{'created' if creating else 'saved'} {self.name}")
+        AuditLog.objects.create(
+            message=f"{'created' if creating else 'saved'} {self.name}"
+        )

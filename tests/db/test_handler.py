@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db.utils import ConnectionDoesNotExist
 from django.db import connections
+from django.db.utils import ConnectionDoesNotExist
 
 from django_async_backend.db import async_connections
 from django_async_backend.db.backends.base.wrapper import AsyncDatabaseWrapper
@@ -50,7 +50,8 @@ async def test_gather_outside_a_transaction_runs_in_parallel(observer):
         # The server itself shows the queries running at the same time.
         for _ in range(40):
             running = {
-                pid for pid, state, query in observer.backends()
+                pid
+                for pid, state, query in observer.backends()
                 if state == "active" and "pg_sleep" in query
             }
             seen_running.add(len(running))

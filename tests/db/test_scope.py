@@ -28,7 +28,9 @@ async def titles() -> list[str]:
 async def test_gathered_work_inside_a_block_joins_its_transaction():
     with pytest.raises(Rollback):
         async with async_atomic():
-            await asyncio.gather(*(Book.objects.acreate(title=f"b{i}") for i in range(5)))
+            await asyncio.gather(
+                *(Book.objects.acreate(title=f"b{i}") for i in range(5))
+            )
             # The children's rows are in this transaction: visible here...
             assert await Book.objects.acount() == 5
             # ...but not to other connections before the commit.

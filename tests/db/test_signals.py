@@ -16,7 +16,10 @@ from django.test.utils import override_settings
 from django_async_backend.db import async_connections
 from django_async_backend.db.transaction import async_atomic
 
-pytestmark = [pytest.mark.requires_postgresql, pytest.mark.async_django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.requires_postgresql,
+    pytest.mark.async_django_db(transaction=True),
+]
 
 
 async def pid() -> int:
@@ -118,10 +121,17 @@ async def test_asgi_request_leaves_no_connection_behind(observer):
             responded.set()
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-        "method": "GET", "scheme": "http", "path": "/books/count",
-        "raw_path": b"/books/count", "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 1),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/books/count",
+        "raw_path": b"/books/count",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }
     await asyncio.create_task(ASGIHandler()(scope, receive, send))

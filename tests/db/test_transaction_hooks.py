@@ -224,9 +224,7 @@ class OnCommitTests(AsyncioTransactionTestCase):
 
         async with async_atomic():
             await on_commit(on_commit_hook)
-        self.assertEqual(
-            [b.title async for b in Book.objects.all()], ["from the hook"]
-        )
+        self.assertEqual([b.title async for b in Book.objects.all()], ["from the hook"])
 
     async def test_hook_in_hook(self):
         def on_commit(i, add_hook):
@@ -340,5 +338,3 @@ class OnCommitInsideTestCaseTests(AsyncioTestCase):
             await on_commit(lambda: events.append("ran"))
         self.assertEqual(events, [])
         self.assertEqual(len(async_connections["default"].run_on_commit), 1)
-
-

@@ -13,7 +13,10 @@ from django_async_backend.db import async_connections
 from django_async_backend.db.transaction import async_atomic
 from tests.app.models import Author, Book, Chapter
 
-pytestmark = [pytest.mark.requires_postgresql, pytest.mark.async_django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.requires_postgresql,
+    pytest.mark.async_django_db(transaction=True),
+]
 
 TASKS = 100
 
@@ -36,7 +39,9 @@ async def unit_of_work(i: int) -> tuple[int, str]:
     async with async_atomic():
         author = await Author.objects.acreate(name=f"author {i}")
         book = await Book.objects.acreate(title=f"book {i}", author=author, pages=i)
-        await Chapter.objects.abulk_create([Chapter(book=book, title=f"{i}.{n}") for n in range(3)])
+        await Chapter.objects.abulk_create(
+            [Chapter(book=book, title=f"{i}.{n}") for n in range(3)]
+        )
         try:
             async with async_atomic():
                 await Book.objects.acreate(title=f"rolled back {i}", author=author)
@@ -44,7 +49,9 @@ async def unit_of_work(i: int) -> tuple[int, str]:
         except Rollback:
             pass
     fetched = await Book.objects.select_related("author").aget(pk=book.pk)
-    prefetched = await Author.objects.prefetch_related("books__chapters").aget(pk=author.pk)
+    prefetched = await Author.objects.prefetch_related("books__chapters").aget(
+        pk=author.pk
+    )
     chapters = [c.title for b in prefetched.books.all() for c in b.chapters.all()]
     assert chapters == [f"{i}.0", f"{i}.1", f"{i}.2"]
     assert fetched.author.name == f"author {i}"

@@ -70,7 +70,9 @@ async def test_database_sessions():
     await SessionStore.aclear_expired()
 
 
-@pytest.mark.skipif(django.VERSION < (6, 0), reason="AsyncPaginator is new in Django 6.0")
+@pytest.mark.skipif(
+    django.VERSION < (6, 0), reason="AsyncPaginator is new in Django 6.0"
+)
 async def test_async_paginator():
     from django.core.paginator import AsyncPaginator
 
@@ -79,5 +81,11 @@ async def test_async_paginator():
     assert await paginator.acount() == 25
     assert await paginator.anum_pages() == 3
     page = await paginator.apage(3)
-    assert [b.title for b in await page.aget_object_list()] == ["b20", "b21", "b22", "b23", "b24"]
+    assert [b.title for b in await page.aget_object_list()] == [
+        "b20",
+        "b21",
+        "b22",
+        "b23",
+        "b24",
+    ]
     assert not await page.ahas_next()

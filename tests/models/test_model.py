@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 from django.db.models import ProtectedError, RestrictedError
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.test.utils import override_settings
-from asgiref.sync import sync_to_async
-from django.db import connections
 
 from django_async_backend.db.transaction import async_atomic
 from tests.app.models import (
@@ -149,7 +149,8 @@ async def test_custom_save_using_the_sync_orm_joins_the_transaction():
     author.name = "z"
     await author.asave()
     assert [log.message async for log in AuditLog.objects.order_by("id")] == [
-        "created y", "saved z",
+        "created y",
+        "saved z",
     ]
 
 

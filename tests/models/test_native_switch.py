@@ -13,6 +13,7 @@ from django.test.utils import override_settings
 from django_async_backend.models import native
 from tests.app.models import Author
 
+
 @pytest.mark.allows_thread_hops
 @pytest.mark.async_django_db(transaction=True)
 async def test_setting_off_takes_djangos_thread_path(no_thread_hops):
@@ -64,7 +65,9 @@ def test_install_and_uninstall_swap_only_the_orm_modules():
     from asgiref.sync import sync_to_async as original
 
     assert query.sync_to_async is native.native_sync_to_async
-    assert hashers.sync_to_async is original if hasattr(hashers, "sync_to_async") else True
+    assert (
+        hashers.sync_to_async is original if hasattr(hashers, "sync_to_async") else True
+    )
     native.uninstall()
     try:
         assert query.sync_to_async is original

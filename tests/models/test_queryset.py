@@ -64,12 +64,20 @@ async def test_get_or_create_and_update_or_create():
 
 
 async def test_bulk_create_and_bulk_update():
-    books = await Book.objects.abulk_create([Book(title=f"t{i}", pages=i) for i in range(5)])
+    books = await Book.objects.abulk_create(
+        [Book(title=f"t{i}", pages=i) for i in range(5)]
+    )
     assert all(book.pk for book in books)  # PostgreSQL returns the new keys
     for book in books:
         book.pages *= 10
     assert await Book.objects.abulk_update(books, ["pages"]) == 5
-    assert [b.pages async for b in Book.objects.order_by("pages")] == [0, 10, 20, 30, 40]
+    assert [b.pages async for b in Book.objects.order_by("pages")] == [
+        0,
+        10,
+        20,
+        30,
+        40,
+    ]
 
 
 async def test_in_bulk_first_last_latest_earliest():
@@ -77,7 +85,9 @@ async def test_in_bulk_first_last_latest_earliest():
     by_pk = await Book.objects.ain_bulk([books[0].pk, books[2].pk])
     assert set(by_pk) == {books[0].pk, books[2].pk}
     assert (await Book.objects.order_by("pages").afirst()).pages == 48
-    assert (await Book.objects.order_by("pages", "title").alast()).title == "Tintin au Tibet"
+    assert (
+        await Book.objects.order_by("pages", "title").alast()
+    ).title == "Tintin au Tibet"
     assert (await Book.objects.alatest("published")).title == "Tintin au Tibet"
     assert (await Book.objects.aearliest("published")).title == "Blake et Mortimer"
     assert await Book.objects.filter(pages=0).afirst() is None
@@ -99,42 +109,72 @@ async def test_aggregate_annotate_subqueries_combinators():
         ).order_by("name")
     ]
     assert latest == [("Hergé", "Tintin au Tibet"), ("Jacobs", "Blake et Mortimer")]
-    union = Book.objects.filter(pages=48).union(Book.objects.filter(title__startswith="Obj"))
-    assert sorted([b.title async for b in union]) == ["Blake et Mortimer", "Objectif Lune"]
+    union = Book.objects.filter(pages=48).union(
+        Book.objects.filter(title__startswith="Obj")
+    )
+    assert sorted([b.title async for b in union]) == [
+        "Blake et Mortimer",
+        "Objectif Lune",
+    ]
     assert await Book.objects.filter(author=herge).aupdate(pages=F("pages") + 1) == 2
     assert await Book.objects.filter(pages=63).acount() == 2
 
 
 async def test_async_for_over_every_iterable():
     await library()
-    assert [b.title async for b in Book.objects.order_by("title")][0] == "Blake et Mortimer"
-    assert [v async for v in Book.objects.order_by("pages").values("pages")][0] == {"pages": 48}
-    assert [v async for v in Book.objects.order_by("pages").values_list("pages", flat=True)] == [
-        48, 62, 62,
+    assert [b.title async for b in Book.objects.order_by("title")][
+        0
+    ] == "Blake et Mortimer"
+    assert [v async for v in Book.objects.order_by("pages").values("pages")][0] == {
+        "pages": 48
+    }
+    assert [
+        v async for v in Book.objects.order_by("pages").values_list("pages", flat=True)
+    ] == [
+        48,
+        62,
+        62,
     ]
     years = [d.year async for d in Book.objects.dates("published", "year")]
     assert years == [1950, 1953, 1960]
-    await Event.objects.acreate(name="e", at=datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.UTC))
+    await Event.objects.acreate(
+        name="e", at=datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.UTC)
+    )
     assert [d.month async for d in Event.objects.datetimes("at", "month")] == [5]
-    raw = Book.objects.raw("SELECT * FROM app_book WHERE pages > %s ORDER BY title", [50])
+    raw = Book.objects.raw(
+        "SELECT * FROM app_book WHERE pages > %s ORDER BY title", [50]
+    )
     assert [b.title async for b in raw] == ["Objectif Lune", "Tintin au Tibet"]
 
 
 async def test_select_related_prefetch_related_and_prefetch_objects():
     await library()
     async with AsyncCaptureQueriesContext(async_connections["default"]) as queries:
-        books = [b async for b in Book.objects.select_related("author__publisher").order_by("title")]
+        books = [
+            b
+            async for b in Book.objects.select_related("author__publisher").order_by(
+                "title"
+            )
+        ]
         assert books[2].author.publisher.name == "Casterman"
     assert len(queries) == 1
 
     async with AsyncCaptureQueriesContext(async_connections["default"]) as queries:
         authors = [
-            a async for a in Author.objects.prefetch_related(
-                Prefetch("books", queryset=Book.objects.order_by("title"), to_attr="sorted_books"),
+            a
+            async for a in Author.objects.prefetch_related(
+                Prefetch(
+                    "books",
+                    queryset=Book.objects.order_by("title"),
+                    to_attr="sorted_books",
+                ),
                 "books__chapters",
             ).order_by("name")
         ]
-        assert [b.title for b in authors[0].sorted_books] == ["Objectif Lune", "Tintin au Tibet"]
+        assert [b.title for b in authors[0].sorted_books] == [
+            "Objectif Lune",
+            "Tintin au Tibet",
+        ]
     assert len(queries) == 4  # authors, books (to_attr), books, chapters
 
 
@@ -147,10 +187,10 @@ async def test_only_defer_and_lazy_loading_still_guarded():
     # Loading a deferred field or an unfetched relation from async code is
     # sync I/O outside the bridge: Django's usual error, as today.
     with pytest.raises(SynchronousOnlyOperation):
-        book.pages
+        _ = book.pages
     book = await Book.objects.defer("pages").aget(pk=books[0].pk)
     with pytest.raises(SynchronousOnlyOperation):
-        book.author
+        _ = book.author
 
 
 async def test_aiterator_streams_with_a_server_side_cursor():
@@ -166,7 +206,10 @@ async def test_aiterator_streams_with_a_server_side_cursor():
     assert seen == 25
     assert any(name.startswith("_django_curs_") for name in cursors)
 
-    authors = [a async for a in Author.objects.prefetch_related("books").aiterator(chunk_size=2)]
+    authors = [
+        a
+        async for a in Author.objects.prefetch_related("books").aiterator(chunk_size=2)
+    ]
     assert authors == []
 
 
@@ -215,7 +258,9 @@ async def test_select_for_update_locks_rows():
 
     async def contender():
         async with async_atomic():
-            return await Book.objects.select_for_update(nowait=True).aget(pk=books[0].pk)
+            return await Book.objects.select_for_update(nowait=True).aget(
+                pk=books[0].pk
+            )
 
     with pytest.raises(DatabaseError):
         await asyncio.create_task(contender())
@@ -231,7 +276,7 @@ async def test_queries_are_logged_like_djangos():
         before = len(connection.queries)
         await Book.objects.filter(pages=48).acount()
         sql = connection.queries[before]["sql"]
-    assert 'COUNT(*)' in sql and '"app_book"."pages" = 48' in sql
+    assert "COUNT(*)" in sql and '"app_book"."pages" = 48' in sql
 
 
 async def test_chapters_via_related_manager_queryset():

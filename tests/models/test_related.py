@@ -39,7 +39,9 @@ async def test_reverse_foreign_key_manager():
 
 async def test_many_to_many_manager_with_signals():
     book = await Book.objects.acreate(title="b")
-    red, blue, green = [await Tag.objects.acreate(name=n) for n in ("red", "blue", "green")]
+    red, blue, green = [
+        await Tag.objects.acreate(name=n) for n in ("red", "blue", "green")
+    ]
     actions = []
 
     def receiver(sender, action, **kwargs):
@@ -74,12 +76,16 @@ async def test_generic_relation_manager_and_prefetch():
     await aget_for_models(Book, Author)
     book = await Book.objects.acreate(title="b")
     note = await book.notes.acreate(text="first")
-    loose = await Note.objects.acreate(text="loose", content_object=await Author.objects.acreate(name="x"))
+    loose = await Note.objects.acreate(
+        text="loose", content_object=await Author.objects.acreate(name="x")
+    )
     await book.notes.aadd(loose)
     assert sorted([n.text async for n in book.notes.all()]) == ["first", "loose"]
     await book.notes.aremove(note)
     assert [n.text async for n in book.notes.all()] == ["loose"]
-    books = [b async for b in Book.objects.prefetch_related("notes", "notes__content_object")]
+    books = [
+        b async for b in Book.objects.prefetch_related("notes", "notes__content_object")
+    ]
     assert [n.text for n in books[0].notes.all()] == ["loose"]
     got, created = await book.notes.aget_or_create(text="loose")
     assert not created

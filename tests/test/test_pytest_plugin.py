@@ -29,8 +29,13 @@ def inner(pytester, monkeypatch):
     def run(source: str, *args: str):
         pytester.makepyfile(test_inner=HEADER + source)
         return pytester.runpytest_subprocess(
-            "-p", "no:cacheprovider", "-o", "async_django_settings_module=tests.settings",
-            "-p", "tests.conftest", *args,
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "async_django_settings_module=tests.settings",
+            "-p",
+            "tests.conftest",
+            *args,
         )
 
     return run
@@ -101,7 +106,8 @@ def test_asyncio_marker_conflict_is_a_usage_error(inner):
 async def test_both():
     pass
 """,
-        "-p", "no:asyncio",
+        "-p",
+        "no:asyncio",
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*remove the asyncio marker*"])

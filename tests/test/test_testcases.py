@@ -72,8 +72,12 @@ def _subprocess_env(database: str) -> dict[str, str]:
 def _admin():
     settings = connections.settings["default"]
     params = {"dbname": "postgres", "autocommit": True}
-    for key, name in (("USER", "user"), ("PASSWORD", "password"),
-                      ("HOST", "host"), ("PORT", "port")):
+    for key, name in (
+        ("USER", "user"),
+        ("PASSWORD", "password"),
+        ("HOST", "host"),
+        ("PORT", "port"),
+    ):
         if settings[key]:
             params[name] = settings[key]
     return psycopg.connect(**params)
@@ -83,9 +87,21 @@ def _admin():
 def test_under_djangos_test_runner():
     env = _subprocess_env("dab_runner_check")
     result = subprocess.run(
-        [sys.executable, "-m", "django", "test", "tests.test.sample_cases",
-         "--noinput", "-v", "2"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "django",
+            "test",
+            "tests.test.sample_cases",
+            "--noinput",
+            "-v",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Ran 4 tests" in result.stderr
@@ -103,7 +119,11 @@ def test_under_plain_unittest():
         env = _subprocess_env(database)
         migrate = subprocess.run(
             [sys.executable, "-m", "django", "migrate", "--run-syncdb", "-v", "0"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert migrate.returncode == 0, migrate.stderr
         code = (
@@ -112,13 +132,20 @@ def test_under_plain_unittest():
             "sys.exit(not r.result.wasSuccessful())"
         )
         result = subprocess.run(
-            [sys.executable, "-c", code], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=300,
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert result.returncode == 0, result.stdout + result.stderr
-        with _admin() as admin, psycopg.connect(
-            **{**admin.info.get_parameters(), "dbname": database}
-        ) as conn:
+        with (
+            _admin() as admin,
+            psycopg.connect(
+                **{**admin.info.get_parameters(), "dbname": database}
+            ) as conn,
+        ):
             titles = conn.execute("SELECT title FROM app_book").fetchall()
         assert titles == [("committed",)]
     finally:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from django_async_backend.utils.database_url import database_from_env, parse_database_url
+from django_async_backend.utils.database_url import (
+    database_from_env,
+    parse_database_url,
+)
 
 
 def test_postgresql_url():
@@ -14,8 +17,12 @@ def test_postgresql_url():
     )
     assert entry == {
         "ENGINE": "django_async_backend.db.backends.postgresql",
-        "NAME": "shop", "USER": "user", "PASSWORD": "p@ss",
-        "HOST": "db.example", "PORT": "6543", "OPTIONS": {"sslmode": "require"},
+        "NAME": "shop",
+        "USER": "user",
+        "PASSWORD": "p@ss",
+        "HOST": "db.example",
+        "PORT": "6543",
+        "OPTIONS": {"sslmode": "require"},
     }
     assert parse_database_url("postgres:///local")["HOST"] == ""
 
@@ -46,6 +53,11 @@ def test_pg_variables(monkeypatch):
     monkeypatch.setenv("PGUSER", "u")
     monkeypatch.setenv("PGDATABASE", "d")
     entry = database_from_env()
-    assert (entry["HOST"], entry["PORT"], entry["USER"], entry["NAME"]) == ("h", "1", "u", "d")
+    assert (entry["HOST"], entry["PORT"], entry["USER"], entry["NAME"]) == (
+        "h",
+        "1",
+        "u",
+        "d",
+    )
     monkeypatch.setenv("DATABASE_URL", "postgresql://x@y/z")
     assert database_from_env()["NAME"] == "z"

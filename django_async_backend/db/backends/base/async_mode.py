@@ -63,7 +63,7 @@ def unguarded(method: Any) -> Callable[..., Any]:
     """The function behind a (possibly ``@async_unsafe``) bound method."""
     func = getattr(method, "__func__", method)
     if not _is_guarded(func):
-        return method  # type: ignore[no-any-return]
+        return method
     while _is_guarded(func):
         func = func.__wrapped__
     return functools.partial(func, method.__self__)
@@ -173,9 +173,9 @@ class AsyncModeMixin:
         connections need ``CONN_MAX_AGE``, a clean autocommit state, no error
         since the last commit, and time left before ``close_at``.
         """
-        if self.settings_dict["CONN_MAX_AGE"] == 0 or self.settings_dict[
-            "OPTIONS"
-        ].get("pool"):
+        if self.settings_dict["CONN_MAX_AGE"] == 0 or self.settings_dict["OPTIONS"].get(
+            "pool"
+        ):
             return False
         if self.in_atomic_block or self.autocommit != self.settings_dict["AUTOCOMMIT"]:
             return False

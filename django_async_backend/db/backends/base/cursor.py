@@ -73,13 +73,13 @@ class AsyncCursorWrapper:
         args = () if size is None else (size,)
         if self._server_side:
             return await self.db._run(self.sync_cursor.fetchmany, *args)
-        return self.sync_cursor.fetchmany(*args)  # type: ignore[no-any-return]
+        return self.sync_cursor.fetchmany(*args)
 
     async def fetchall(self) -> list[Any]:
         """All remaining rows."""
         if self._server_side:
             return await self.db._run(self.sync_cursor.fetchall)
-        return self.sync_cursor.fetchall()  # type: ignore[no-any-return]
+        return self.sync_cursor.fetchall()
 
     async def scroll(self, value: int, mode: str = "relative") -> None:
         """Move the cursor position (client-side cursors, or scrollable ones)."""

@@ -287,7 +287,7 @@ class AsyncDatabaseWrapper:
 
     def get_rollback(self) -> bool:
         """The "needs rollback" flag of the current atomic block."""
-        return self._sync.get_rollback()  # type: ignore[no-any-return]
+        return self._sync.get_rollback()
 
     def set_rollback(self, rollback: bool) -> None:
         """Mark the current atomic block for rollback (or unmark it)."""
@@ -374,4 +374,3 @@ class _EitherContext:
 
     async def __aexit__(self, *exc: Any) -> Any:
         return self._cm.__exit__(*exc)
-

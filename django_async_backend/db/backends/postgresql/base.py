@@ -19,7 +19,7 @@ from ..base.async_mode import AsyncModeMixin, unguarded
 from ..base.parking import ParkingMixin
 from ..base.wrapper import AsyncDatabaseWrapper
 from .creation import DatabaseCreation
-from .driver import AsyncDriver, AwaitingPool, return_to_pool, server_closed
+from .driver import AsyncDriver, AwaitingPool, server_closed
 from .pool import close_pools, pool_for
 
 __all__ = ["AsyncDatabaseWrapper", "DatabaseWrapper"]
@@ -86,12 +86,12 @@ class DatabaseWrapper(ParkingMixin, AsyncModeMixin, PostgreSQLWrapper):
         for cursor in adapter.pending_closes:
             try:
                 await cursor.close()
-            except Exception:  # noqa: S110 - the connection is cleaned below
+            except Exception:
                 pass
         adapter.pending_closes.clear()
         pool: AwaitingPool | None = adapter.pool
         if pool is not None:
-            await asyncio.shield(return_to_pool(pool.raw, raw))
+            await asyncio.shield(pool.give_back(raw))
             return
         if park and self._driver_state() == "idle":
             self._park(raw)
@@ -99,6 +99,6 @@ class DatabaseWrapper(ParkingMixin, AsyncModeMixin, PostgreSQLWrapper):
         if not raw.closed and raw.pgconn.transaction_status == TransactionStatus.ACTIVE:
             try:
                 await raw.cancel_safe(timeout=5.0)
-            except Exception:  # noqa: S110 - closing below ends it anyway
+            except Exception:
                 pass
         await raw.close()

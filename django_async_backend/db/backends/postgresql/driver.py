@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import select
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,17 +27,17 @@ from ...bridge import await_only, in_bridge, run_ready
 
 __all__ = [
     "AsyncDriver",
-    "check_not_closed",
-    "server_closed",
     "AsyncServerSideCursor",
     "AwaitingConnection",
     "AwaitingCursor",
     "AwaitingPool",
     "async_connect_kwargs",
+    "check_not_closed",
+    "server_closed",
 ]
 
 
-class AsyncServerSideCursor(ClientCursorMixin, psycopg.AsyncServerCursor):  # type: ignore[misc]
+class AsyncServerSideCursor(ClientCursorMixin, psycopg.AsyncServerCursor):
     """A named cursor with client-side parameter binding.
 
     The async twin of Django's ``ServerSideCursor``: psycopg binds parameters
@@ -103,13 +104,13 @@ class AwaitingCursor:
 
     def fetchmany(self, size: int = 0) -> list[Any]:
         if self.is_server_side:
-            return await_only(self.raw.fetchmany(size))  # type: ignore[no-any-return]
-        return run_ready(self.raw.fetchmany(size))  # type: ignore[no-any-return]
+            return await_only(self.raw.fetchmany(size))
+        return run_ready(self.raw.fetchmany(size))
 
     def fetchall(self) -> list[Any]:
         if self.is_server_side:
-            return await_only(self.raw.fetchall())  # type: ignore[no-any-return]
-        return run_ready(self.raw.fetchall())  # type: ignore[no-any-return]
+            return await_only(self.raw.fetchall())
+        return run_ready(self.raw.fetchall())
 
     def scroll(self, value: int, mode: str = "relative") -> None:
         if self.is_server_side:
@@ -335,12 +336,12 @@ async def return_to_pool(pool: Any, raw: psycopg.AsyncConnection[Any]) -> None:
     if status == TransactionStatus.ACTIVE:
         try:
             await raw.cancel_safe(timeout=5.0)
-        except Exception:  # noqa: S110 - the pool discards it below anyway
+        except Exception:
             pass
     elif status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
         try:
             await raw.rollback()
-        except Exception:  # noqa: S110 - the pool discards a broken connection
+        except Exception:
             pass
     await pool.putconn(raw)
 
@@ -348,11 +349,13 @@ async def return_to_pool(pool: Any, raw: psycopg.AsyncConnection[Any]) -> None:
 class AwaitingPool:
     """A psycopg ``ConnectionPool``'s sync API over an ``AsyncConnectionPool``."""
 
-    __slots__ = ("raw", "server_binding")
+    __slots__ = ("checked_out", "raw", "server_binding")
 
     def __init__(self, raw: Any, *, server_binding: bool) -> None:
         self.raw = raw
         self.server_binding = server_binding
+        # Connections handed to tasks and not yet returned.
+        self.checked_out: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.raw, name)
@@ -363,11 +366,17 @@ class AwaitingPool:
 
     def getconn(self, timeout: float | None = None) -> AwaitingConnection:
         raw = await_only(self.raw.getconn(timeout))
+        self.checked_out.add(raw)
         return AwaitingConnection(raw, pool=self, server_binding=self.server_binding)
 
     def putconn(self, conn: AwaitingConnection) -> None:
         # Shielded: a second cancellation must not lose the connection.
-        await_only(asyncio.shield(return_to_pool(self.raw, conn.raw)))
+        await_only(asyncio.shield(self.give_back(conn.raw)))
+
+    async def give_back(self, raw: psycopg.AsyncConnection[Any]) -> None:
+        """Return ``raw`` (clean) to the pool."""
+        self.checked_out.discard(raw)
+        await return_to_pool(self.raw, raw)
 
     def close(self, timeout: float = 5.0) -> None:
         await_only(self.raw.close(timeout))
@@ -393,5 +402,7 @@ class AsyncDriver:
         parked = wrapper._take_parked_connection()
         if parked is not None:
             return AwaitingConnection(parked, server_binding=server_binding)
-        raw = await_only(psycopg.AsyncConnection.connect(**async_connect_kwargs(params)))
+        raw = await_only(
+            psycopg.AsyncConnection.connect(**async_connect_kwargs(params))
+        )
         return AwaitingConnection(raw, server_binding=server_binding)

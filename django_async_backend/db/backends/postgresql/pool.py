@@ -46,19 +46,23 @@ class _Entry:
         # Every connection the pool opened (seen by its configure hook).
         self.connections = connections
 
-    async def close(self) -> None:
-        """Close the pool, and any connection its own close() left open.
+    async def close(self, *, final: bool = False) -> None:
+        """Close the pool, and the connections its own close() left open.
 
-        At event loop shutdown asyncio has already cancelled the pool's
-        worker tasks, and psycopg_pool's close() stops when it awaits them;
-        the idle connections it was about to close are closed here instead.
+        At event loop shutdown (``final``) asyncio has already cancelled the
+        pool's worker tasks (psycopg_pool's close() stops when it awaits them)
+        and possibly a task returning a connection: every connection the pool
+        opened is closed here, since no task can use one any more. Otherwise,
+        as psycopg does, connections tasks still hold are closed when they
+        come back.
         """
         try:
             await self.facade.raw.close()
         except (Exception, asyncio.CancelledError):
             pass
+        in_use = () if final else self.facade.checked_out
         for raw in list(self.connections):
-            if not raw.closed:
+            if not raw.closed and raw not in in_use:
                 await raw.close()
 
 
@@ -183,7 +187,7 @@ def pool_for(wrapper: Any) -> AwaitingPool | None:
     entries = _pools.get(loop)
     if entries is None:
         entries = _pools[loop] = {}
-        on_loop_shutdown(close_pools)
+        on_loop_shutdown(_close_pools_at_shutdown)
     signature = _signature(wrapper)
     entry = entries.get(wrapper.alias)
     if entry is None or entry.signature != signature:
@@ -193,9 +197,13 @@ def pool_for(wrapper: Any) -> AwaitingPool | None:
     return entry.facade
 
 
-async def close_pools(alias: str | None = None) -> None:
+async def close_pools(alias: str | None = None, *, final: bool = False) -> None:
     """Close the running loop's pools (all aliases, or one)."""
     entries = _pools.get(asyncio.get_running_loop(), {})
     aliases = [alias] if alias is not None else list(entries)
-    closing = [entries.pop(a).close() for a in aliases if a in entries]
+    closing = [entries.pop(a).close(final=final) for a in aliases if a in entries]
     await asyncio.gather(*closing)
+
+
+async def _close_pools_at_shutdown() -> None:
+    await close_pools(final=True)

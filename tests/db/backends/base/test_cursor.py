@@ -44,7 +44,9 @@ async def test_fetchmany_fetchall_iteration_description_rowcount():
 async def test_executemany():
     async with async_connections["default"].cursor() as cursor:
         await cursor.execute("CREATE TEMPORARY TABLE t (v int)")
-        result = await cursor.executemany("INSERT INTO t VALUES (%s)", [(1,), (2,), (3,)])
+        result = await cursor.executemany(
+            "INSERT INTO t VALUES (%s)", [(1,), (2,), (3,)]
+        )
         assert result is cursor
         await cursor.execute("SELECT sum(v) FROM t")
         assert await cursor.fetchone() == (6,)

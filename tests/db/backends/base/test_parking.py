@@ -13,7 +13,10 @@ from django.db import OperationalError, connections
 
 from django_async_backend.db import async_connections
 
-pytestmark = [pytest.mark.requires_postgresql, pytest.mark.async_django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.requires_postgresql,
+    pytest.mark.async_django_db(transaction=True),
+]
 
 
 @contextmanager
@@ -52,7 +55,9 @@ async def test_expired_connection_is_replaced_and_closed(observer):
         first = await request()
         await asyncio.sleep(0.3)
         assert await request() != first
-        assert await observer.settle(lambda o: first not in {b[0] for b in o.backends()})
+        assert await observer.settle(
+            lambda o: first not in {b[0] for b in o.backends()}
+        )
 
 
 async def test_unlimited_age():

@@ -29,7 +29,9 @@ def find_bindir() -> str | None:
         return os.path.dirname(on_path)
     candidates = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda path: int(path.split("/")[-3]) if path.split("/")[-3].isdigit() else 0,
+        key=lambda path: int(path.split("/")[-3])
+        if path.split("/")[-3].isdigit()
+        else 0,
     )
     return os.path.dirname(candidates[-1]) if candidates else None
 
@@ -54,8 +56,16 @@ class PrivateCluster:
             entry = pwd.getpwnam(self.user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
         self._run(
-            "initdb", "-D", str(self.datadir), "-A", "trust", "-U", "postgres",
-            "--no-sync", "-E", "UTF8",
+            "initdb",
+            "-D",
+            str(self.datadir),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
         )
         options = {
             "port": str(self.port),
@@ -73,14 +83,24 @@ class PrivateCluster:
         if self.user:
             command = ["runuser", "-u", self.user, "--", *command]
         subprocess.run(
-            command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            command,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             cwd=self.root,
         )
 
     def start(self) -> None:
         self._run(
-            "pg_ctl", "-D", str(self.datadir), "-l", str(self.root / "log"),
-            "-w", "-t", "30", "start",
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-t",
+            "30",
+            "start",
         )
 
     def stop(self, mode: str = "fast") -> None:

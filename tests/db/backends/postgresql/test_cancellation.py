@@ -14,10 +14,12 @@ from django.db import connections
 from django_async_backend.db import async_connections
 from django_async_backend.db.transaction import async_atomic
 from tests.app.models import Book
-
 from tests.conftest import Observer
 
-pytestmark = [pytest.mark.requires_postgresql, pytest.mark.async_django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.requires_postgresql,
+    pytest.mark.async_django_db(transaction=True),
+]
 
 TASKS = 120
 
@@ -61,7 +63,9 @@ def pool_settled(alias: str = "default"):
 
 
 def running_sleeps(observer: Observer) -> int:
-    return sum(1 for b in observer.backends() if b[1] == "active" and "pg_sleep" in b[2])
+    return sum(
+        1 for b in observer.backends() if b[1] == "active" and "pg_sleep" in b[2]
+    )
 
 
 async def test_many_tasks_cancelled_mid_query_and_while_waiting_for_the_pool(observer):
@@ -73,9 +77,12 @@ async def test_many_tasks_cancelled_mid_query_and_while_waiting_for_the_pool(obs
         await wait_until(observer, lambda o: not o.busy())
         await wait_until(observer, pool_settled())
         # Every connection is reusable.
-        assert await asyncio.gather(
-            *(asyncio.create_task(Book.objects.acount()) for _ in range(40))
-        ) == [0] * 40
+        assert (
+            await asyncio.gather(
+                *(asyncio.create_task(Book.objects.acount()) for _ in range(40))
+            )
+            == [0] * 40
+        )
         await async_connections.close_pools()
 
 
@@ -93,7 +100,8 @@ async def test_many_tasks_cancelled_mid_transaction(observer):
         await wait_until(
             observer,
             lambda o: sum(1 for b in o.backends() if b[1].startswith("idle in trans"))
-            + running_sleeps(o) == 20,
+            + running_sleeps(o)
+            == 20,
         )
         await cancel_all(tasks)
         await wait_until(observer, lambda o: not o.busy())

@@ -15,7 +15,10 @@ from django.db import OperationalError, connections
 from django_async_backend.db import async_connections
 from django_async_backend.db.transaction import async_atomic
 
-pytestmark = [pytest.mark.requires_postgresql, pytest.mark.async_django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.requires_postgresql,
+    pytest.mark.async_django_db(transaction=True),
+]
 
 
 @contextmanager
@@ -166,7 +169,9 @@ async def test_bad_pool_settings(pool, settings, message):
 async def test_missing_psycopg_pool(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg_pool", None)  # as if not installed
     with pooled(True):
-        with pytest.raises(ImproperlyConfigured, match=r"pip install 'psycopg\[pool\]'"):
+        with pytest.raises(
+            ImproperlyConfigured, match=r"pip install 'psycopg\[pool\]'"
+        ):
             await query()
 
 

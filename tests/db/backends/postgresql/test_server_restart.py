@@ -10,7 +10,10 @@ from django.db import OperationalError
 
 from django_async_backend.db import async_connections
 
-pytestmark = [pytest.mark.requires_postgresql, pytest.mark.async_django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.requires_postgresql,
+    pytest.mark.async_django_db(transaction=True),
+]
 
 
 async def request(alias: str) -> int:

@@ -28,8 +28,9 @@ def test_sync_orm_transactions_and_migrations(async_django_db_setup):
             with pytest.raises(ValueError), transaction.atomic():
                 Book.objects.create(title="rolled back")
                 raise ValueError
-        assert list(Book.objects.select_related("author").values_list(
-            "title", "author__name")) == [("Tintin", "Hergé")]
+        assert list(
+            Book.objects.select_related("author").values_list("title", "author__name")
+        ) == [("Tintin", "Hergé")]
         out = io.StringIO()
         call_command("migrate", "--check", "--plan", stdout=out)
         call_command("check", "--database", "default", stdout=out)
