@@ -4,6 +4,8 @@ from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelatio
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
+from django_async_backend.db.models.base import AsyncModelMixin
+
 
 class Publisher(models.Model):
     name = models.CharField(max_length=100)
@@ -144,3 +146,9 @@ class AuditedAuthor(models.Model):
         AuditLog.objects.create(
             message=f"{'created' if creating else 'saved'} {self.name}"
         )
+
+
+class UpstreamStyleBook(AsyncModelMixin, models.Model):
+    """Declared the way the upstream project's README does."""
+
+    name = models.CharField(max_length=100)

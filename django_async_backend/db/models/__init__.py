@@ -1,0 +1,1 @@
+"""Compatibility with the upstream project's model API (see ``base``)."""
