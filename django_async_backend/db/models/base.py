@@ -40,7 +40,7 @@ class AsyncModelMixin:
         self, *args: Any, **kwargs: Any
     ) -> tuple[int, dict[str, int]]:
         """``Model.adelete()`` under the upstream name."""
-        return await self.adelete(*args, **kwargs)  # type: ignore[attr-defined,no-any-return]
+        return await self.adelete(*args, **kwargs)  # type: ignore[attr-defined]
 
     async def async_refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
         """``Model.arefresh_from_db()`` under the upstream name."""
