@@ -5,6 +5,12 @@
     restores Django's own behaviour (each call hops to a thread with
     ``sync_to_async``).
 
+``ASYNC_BACKEND_KEEP_CONNECTION_SECONDS`` (default ``2.0``)
+    How long a finished task's clean connection is kept for the next task of
+    the same event loop before it goes back to its pool (or, with
+    ``CONN_MAX_AGE = 0`` and no pool, is closed at once anyway). ``0``
+    returns connections to the pool the moment their task ends.
+
 ``ASYNC_BACKEND_DISABLE_REQUEST_SIGNALS`` (default ``False``)
     Don't release connections on Django's ``request_started`` /
     ``request_finished`` signals (the upstream project's name for it).
@@ -18,7 +24,12 @@ import functools
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["native_orm_enabled", "request_signals_enabled", "reset"]
+__all__ = [
+    "keep_connection_seconds",
+    "native_orm_enabled",
+    "request_signals_enabled",
+    "reset",
+]
 
 _SETTINGS = {
     "ASYNC_BACKEND_NATIVE_ORM": True,
@@ -36,6 +47,19 @@ def _flag(name: str) -> bool:
     return value
 
 
+@functools.cache
+def keep_connection_seconds() -> float:
+    """``ASYNC_BACKEND_KEEP_CONNECTION_SECONDS``, validated."""
+    name = "ASYNC_BACKEND_KEEP_CONNECTION_SECONDS"
+    value = getattr(settings, name, 2.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ImproperlyConfigured(
+            f"settings.{name} must be a number of seconds >= 0 (0 returns "
+            f"connections to the pool as soon as their task ends), not {value!r}."
+        )
+    return float(value)
+
+
 def native_orm_enabled() -> bool:
     """Whether async ORM methods run natively (``ASYNC_BACKEND_NATIVE_ORM``)."""
     return _flag("ASYNC_BACKEND_NATIVE_ORM")
@@ -49,3 +73,4 @@ def request_signals_enabled() -> bool:
 def reset() -> None:
     """Forget cached values (settings changed)."""
     _flag.cache_clear()
+    keep_connection_seconds.cache_clear()

@@ -129,6 +129,8 @@ class ConnectionGate:
             self._wake()
 
     def _wake(self) -> None:
+        if not self._waiters:
+            return
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():

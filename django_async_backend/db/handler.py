@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import ConnectionDoesNotExist, load_backend
 
+from .backends.base import idle
 from .backends.base.async_mode import is_async_capable
 from .scope import current_scope, existing_scope
 from .task_local import install
@@ -62,6 +63,15 @@ class AsyncConnectionHandler:
                 continue
         return result
 
+    def acquire(self, alias: str) -> AsyncDatabaseWrapper:
+        """A connection object for a task: a kept one if any, else a new one."""
+        settings_dict = connections.settings.get(alias)
+        if settings_dict is not None:
+            kept = idle.take(alias, settings_dict)
+            if kept is not None:
+                return kept
+        return self.create_connection(alias)
+
     def create_connection(self, alias: str) -> AsyncDatabaseWrapper:
         """A new, unconnected async connection for ``alias``."""
         try:
@@ -93,6 +103,13 @@ class AsyncConnectionHandler:
             return
         for alias in list(scope.owned):
             await scope.faces[alias].close()
+
+    def pool(self, alias: str = DEFAULT_DB_ALIAS) -> Any:
+        """The running event loop's ``psycopg_pool.AsyncConnectionPool`` for
+        ``alias`` (e.g. for ``get_stats()``), or None before its first use."""
+        from .backends.postgresql.pool import existing_pool
+
+        return existing_pool(alias)
 
     async def close_pools(self, alias: str | None = None) -> None:
         """Close the running event loop's connection pools.

@@ -128,7 +128,7 @@ class ConnectionScope:
             if face is not None:
                 self.joins[alias] = face.base_frame
             else:
-                face = async_connections.create_connection(alias)
+                face = async_connections.acquire(alias)
                 self.owned.add(alias)
         self.faces[alias] = face
         return face

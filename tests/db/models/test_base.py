@@ -27,4 +27,4 @@ async def test_async_objects_and_instance_methods():
     ]
     assert await book.async_delete() == (1, {"app.UpstreamStyleBook": 1})
     with pytest.raises(AttributeError, match="isn't accessible via"):
-        book.async_objects
+        _ = book.async_objects

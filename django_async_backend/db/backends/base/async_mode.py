@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import async_to_sync
 from django.utils.asyncio import async_unsafe
 
+from .... import conf
 from ...bridge import await_only, in_bridge
 from ...scope import sync_transactions
 
@@ -44,15 +45,29 @@ def _is_guarded(func: Any) -> bool:
     )
 
 
+_innermost_cache: dict[Any, Any] = {}
+
+
+def _innermost(func: Any) -> Any:
+    """The function under any ``@async_unsafe`` layers of ``func`` (cached)."""
+    inner = _innermost_cache.get(func)
+    if inner is None:
+        inner = func
+        while _is_guarded(inner):
+            inner = inner.__wrapped__
+        _innermost_cache[func] = inner
+    return inner
+
+
 def _pass_guard(owner: type, name: str) -> Callable[..., Any]:
     # The guarded method is looked up at call time, so that code patching
     # Django's base class later (pytest-django's database blocker, for one)
     # still sees its patch apply to this ENGINE.
     def method(self: AsyncModeMixin, *args: Any, **kwargs: Any) -> Any:
-        func = getattr(super(owner, self), name)
+        bound = getattr(super(owner, self), name)
         if self._bridge_may_pass() and in_bridge():
-            func = unguarded(func)
-        return func(*args, **kwargs)
+            return _innermost(bound.__func__)(self, *args, **kwargs)
+        return bound(*args, **kwargs)
 
     method.__name__ = name
     method.__qualname__ = f"{owner.__qualname__}.{name}"
@@ -61,12 +76,13 @@ def _pass_guard(owner: type, name: str) -> Callable[..., Any]:
 
 def unguarded(method: Any) -> Callable[..., Any]:
     """The function behind a (possibly ``@async_unsafe``) bound method."""
-    func = getattr(method, "__func__", method)
-    if not _is_guarded(func):
+    func = getattr(method, "__func__", None)
+    if func is None:
         return method
-    while _is_guarded(func):
-        func = func.__wrapped__
-    return functools.partial(func, method.__self__)
+    inner = _innermost(func)
+    if inner is func:
+        return method
+    return functools.partial(inner, method.__self__)
 
 
 def _awaiting_callback(func: Callable[[], Any]) -> Callable[[], Any]:
@@ -140,19 +156,31 @@ class AsyncModeMixin:
         """Install the async driver adapter (backend specific)."""
         raise NotImplementedError
 
-    async def _release_driver_connection(self, *, park: bool) -> None:
+    async def _release_driver_connection(self) -> None:
         """Clean the raw connection up and give it back (backend specific).
 
         Called with the connection's gate held and ``self.connection`` set.
         Must leave no query running and no transaction open, then return the
-        connection to its pool, close it, or (``park``) keep it for reuse by a
-        later task. Must not raise for a broken connection.
+        connection to its pool or close it. Must not raise for a broken
+        connection.
         """
+        raise NotImplementedError
+
+    async def _tidy_for_reuse(self) -> bool:
+        """Prepare a clean connection to be kept; False if it can't be."""
+        return True
+
+    def _kept_connection_ok(self) -> bool:
+        """Whether a kept connection may serve a new task (no I/O)."""
         raise NotImplementedError
 
     def _driver_state(self) -> str:
         """``"idle"``, ``"transaction"``, ``"active"`` or ``"broken"``."""
         raise NotImplementedError
+
+    @property
+    def _pooled(self) -> bool:
+        return bool(self.settings_dict["OPTIONS"].get("pool"))
 
     def _reset_transaction_state(self) -> None:
         """Forget Django's transaction bookkeeping after a hard release."""
@@ -166,23 +194,40 @@ class AsyncModeMixin:
         self.run_on_commit: list[Any] = []
         self.run_commit_hooks_on_set_autocommit_on = False
 
-    def _may_persist(self) -> bool:
+    def _may_keep_connection(self) -> bool:
         """Whether the open connection may be kept for a later task.
 
-        Mirrors Django's ``close_if_unusable_or_obsolete``: persistent
-        connections need ``CONN_MAX_AGE``, a clean autocommit state, no error
-        since the last commit, and time left before ``close_at``.
+        Mirrors Django's ``close_if_unusable_or_obsolete``: a clean autocommit
+        state, no error since the last commit, no transaction, and, without a
+        pool, ``CONN_MAX_AGE`` with time left before ``close_at``.
         """
-        if self.settings_dict["CONN_MAX_AGE"] == 0 or self.settings_dict["OPTIONS"].get(
-            "pool"
+        if (
+            self.in_atomic_block
+            or getattr(self, "closed_in_transaction", False)
+            or getattr(self, "errors_occurred", False)
+            or getattr(self, "execute_wrappers", None)
+            or self.autocommit != self.settings_dict["AUTOCOMMIT"]
         ):
             return False
-        if self.in_atomic_block or self.autocommit != self.settings_dict["AUTOCOMMIT"]:
+        if self._pooled:
+            if conf.keep_connection_seconds() == 0:
+                return False
+        else:
+            if self.settings_dict["CONN_MAX_AGE"] == 0:
+                return False
+            close_at = getattr(self, "close_at", None)
+            if close_at is not None and time.monotonic() >= close_at:
+                return False
+        return self._driver_state() == "idle"
+
+    def _kept_connection_expired(self, idle_seconds: float, keep: float) -> bool:
+        """Whether a kept connection should go now (see ``idle.put``)."""
+        if self.connection is None:
             return False
-        if getattr(self, "errors_occurred", False):
-            return False
+        if self._pooled:
+            return idle_seconds > keep
         close_at = getattr(self, "close_at", None)
-        return close_at is None or time.monotonic() < close_at
+        return close_at is not None and time.monotonic() >= close_at
 
     # -- transactions shared with async code --------------------------------
 

@@ -20,6 +20,7 @@ from django.db.transaction import TransactionManagementError
 from ...bridge import greenlet_spawn
 from ...gate import RELEASER, ConnectionGate, Frame
 from ...scope import ConnectionScope, current_scope, open_frames
+from . import idle
 from .cursor import AsyncCursorContext
 
 __all__ = ["AsyncDatabaseWrapper"]
@@ -323,13 +324,15 @@ class AsyncDatabaseWrapper:
 
     # -- lifecycle (used by scopes) ---------------------------------------------
 
-    async def _release(self, *, final: bool) -> None:
-        """Give the raw connection back: pool, close, or keep for reuse.
+    async def _release(self, *, final: bool, reuse: bool = True) -> None:
+        """Give the connection back: keep it for the next task, or pool/close.
 
         ``final`` (the owner is finished) ends every frame first, so tasks that
-        joined them fail instead of running outside a transaction. A request
-        boundary (not ``final``) leaves connections inside a transaction alone,
-        as Django's ``close_old_connections`` does in tests.
+        joined them fail instead of running outside a transaction; then a clean
+        connection object is kept for the next task of the loop (see
+        ``idle.py``) unless ``reuse`` is false. A request boundary (not
+        ``final``) leaves connections inside a transaction alone, as Django's
+        ``close_old_connections`` does in tests, and releases the others.
         """
         sync = self._sync
         gate = self.gate
@@ -341,13 +344,43 @@ class AsyncDatabaseWrapper:
             await gate.enter(RELEASER, None, sync.alias)
         try:
             if sync.connection is not None:
-                park = sync._may_persist()
-                try:
-                    await sync._release_driver_connection(park=park)
-                finally:
-                    sync._reset_transaction_state()
+                keep = (
+                    final
+                    and reuse
+                    and sync._may_keep_connection()
+                    and await sync._tidy_for_reuse()
+                )
+                if not keep:
+                    try:
+                        await sync._release_driver_connection()
+                    finally:
+                        sync._reset_transaction_state()
         finally:
             gate.leave(RELEASER)
+        if final and reuse and self._reusable():
+            idle.put(self)
+
+    def _reusable(self) -> bool:
+        """Whether this object can serve another task after its release."""
+        gate = self.gate
+        return not (
+            self._lent
+            or gate.holder is not None
+            or gate.frames
+            or gate._waiters
+            or self._sync.execute_wrappers
+        )
+
+    def _prepare_for_new_owner(self) -> None:
+        """Reset per-task state before a kept object serves a new task."""
+        sync = self._sync
+        sync.queries_log.clear()
+        sync.force_debug_cursor = False
+        sync.savepoint_state = 0
+        sync.run_on_commit = []
+        # Django health-checks a reused persistent connection before the
+        # first query of a request; a kept connection is one.
+        sync.health_check_done = not sync.settings_dict["CONN_HEALTH_CHECKS"]
 
     def _unjoin(self) -> None:
         """A joining scope is finished with this (lent) connection."""

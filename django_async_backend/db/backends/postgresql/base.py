@@ -9,14 +9,15 @@ per-event-loop ``AsyncConnectionPool``) seen through a sync adapter.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLWrapper
 from psycopg.pq import TransactionStatus
 
 from ...bridge import await_only
 from ..base.async_mode import AsyncModeMixin, unguarded
-from ..base.parking import ParkingMixin
 from ..base.wrapper import AsyncDatabaseWrapper
 from .creation import DatabaseCreation
 from .driver import AsyncDriver, AwaitingPool, server_closed
@@ -25,7 +26,7 @@ from .pool import close_pools, pool_for
 __all__ = ["AsyncDatabaseWrapper", "DatabaseWrapper"]
 
 
-class DatabaseWrapper(ParkingMixin, AsyncModeMixin, PostgreSQLWrapper):
+class DatabaseWrapper(AsyncModeMixin, PostgreSQLWrapper):
     """Django's PostgreSQL wrapper, able to serve async connections."""
 
     creation_class = DatabaseCreation
@@ -38,7 +39,20 @@ class DatabaseWrapper(ParkingMixin, AsyncModeMixin, PostgreSQLWrapper):
     def pool(self) -> Any:
         if self._async_face is None:
             return super().pool
+        connection = self.connection
+        if connection is not None:
+            # The pool this connection came from (None if not pooled).
+            return connection.pool
         return pool_for(self)
+
+    def close_if_health_check_failed(self) -> None:
+        if self._async_face is None:
+            return super().close_if_health_check_failed()
+        # Django skips health checks for pooled connections because its pool
+        # checks them at checkout; a connection kept for the next task (see
+        # idle.py) skipped the pool, so check it as Django checks a reused
+        # persistent connection.
+        return BaseDatabaseWrapper.close_if_health_check_failed(self)
 
     def close_pool(self) -> None:
         if self._async_face is None:
@@ -70,17 +84,31 @@ class DatabaseWrapper(ParkingMixin, AsyncModeMixin, PostgreSQLWrapper):
             return "transaction"
         return "broken"
 
-    async def _check_parked(self, raw: Any, *, query: bool) -> bool:
+    def _kept_connection_ok(self) -> bool:
+        raw = self.connection.raw
         if server_closed(raw):
             return False
-        if query:
-            try:
-                await raw.execute("SELECT 1")
-            except Exception:
-                return False
-        return True
+        pool = self.connection.pool
+        if pool is None:
+            return True  # a persistent connection; close_at is checked by idle
+        expire_at = getattr(raw, "_expire_at", None)  # psycopg_pool's max_lifetime
+        if expire_at is not None and expire_at <= time.monotonic():
+            return False
+        # Still the pool these settings give (tests swap settings).
+        return pool is pool_for(self)
 
-    async def _release_driver_connection(self, *, park: bool) -> None:
+    async def _tidy_for_reuse(self) -> bool:
+        adapter = self.connection
+        try:
+            while adapter.pending_closes:
+                cursor = adapter.pending_closes.pop()
+                if not cursor.closed:
+                    await cursor.close()
+        except Exception:
+            return False
+        return self._driver_state() == "idle"
+
+    async def _release_driver_connection(self) -> None:
         adapter = self.connection
         raw = adapter.raw
         for cursor in adapter.pending_closes:
@@ -92,9 +120,6 @@ class DatabaseWrapper(ParkingMixin, AsyncModeMixin, PostgreSQLWrapper):
         pool: AwaitingPool | None = adapter.pool
         if pool is not None:
             await asyncio.shield(pool.give_back(raw))
-            return
-        if park and self._driver_state() == "idle":
-            self._park(raw)
             return
         if not raw.closed and raw.pgconn.transaction_status == TransactionStatus.ACTIVE:
             try:

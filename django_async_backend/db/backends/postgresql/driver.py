@@ -223,7 +223,10 @@ class AwaitingConnection:
 
     @autocommit.setter
     def autocommit(self, value: bool) -> None:
-        await_only(self.raw.set_autocommit(value))
+        # Django sets autocommit on every connect(); psycopg would take its
+        # lock and run a (no-op) wait even when nothing changes.
+        if self.raw.autocommit != value:
+            await_only(self.raw.set_autocommit(value))
 
     @property
     def isolation_level(self) -> Any:
@@ -296,14 +299,37 @@ class AwaitingConnection:
         await_only(self.raw.cancel_safe(timeout=timeout))
 
 
+_said_goodbye: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def watch_for_goodbye(raw: psycopg.AsyncConnection[Any]) -> None:
+    """Notice when the server announces it is closing ``raw``.
+
+    A server that terminates an idle connection sends a FATAL error first.
+    libpq hands an error that arrives while idle to the notice processor and
+    only marks the connection bad once it reads the end of the stream, which
+    may come a moment later; this handler remembers the FATAL itself.
+    """
+    ref = weakref.ref(raw)
+
+    def on_notice(diagnostic: Any) -> None:
+        if diagnostic.severity_nonlocalized in ("FATAL", "PANIC"):
+            connection = ref()
+            if connection is not None:
+                _said_goodbye.add(connection)
+
+    raw.add_notice_handler(on_notice)
+
+
 def server_closed(raw: psycopg.AsyncConnection[Any]) -> bool:
     """Whether the server has closed this idle connection (no round trip).
 
     A server that restarts or terminates a backend sends an error and closes
     the socket, which makes an idle connection's socket readable. Reading what
     is there (at most a few messages) either finds only notifications, or
-    makes libpq notice the closed connection. A healthy idle connection costs
-    one non-blocking poll.
+    the server's FATAL goodbye (see :func:`watch_for_goodbye`), or makes libpq
+    notice the closed connection. A healthy idle connection costs one
+    non-blocking poll.
     """
     if raw.closed or raw.broken:
         return True
@@ -317,7 +343,7 @@ def server_closed(raw: psycopg.AsyncConnection[Any]) -> bool:
             pgconn.consume_input()
     except (psycopg.OperationalError, OSError):
         return True
-    return pgconn.status != ConnStatus.OK
+    return raw in _said_goodbye or pgconn.status != ConnStatus.OK
 
 
 async def check_not_closed(raw: psycopg.AsyncConnection[Any]) -> None:
@@ -399,9 +425,6 @@ class AsyncDriver:
         server_binding = (
             wrapper.settings_dict["OPTIONS"].get("server_side_binding") is True
         )
-        parked = wrapper._take_parked_connection()
-        if parked is not None:
-            return AwaitingConnection(parked, server_binding=server_binding)
         raw = await_only(
             psycopg.AsyncConnection.connect(**async_connect_kwargs(params))
         )

@@ -24,9 +24,10 @@ from .driver import (
     AwaitingPool,
     async_connect_kwargs,
     check_not_closed,
+    watch_for_goodbye,
 )
 
-__all__ = ["close_pools", "pool_for", "settings_generation"]
+__all__ = ["close_pools", "existing_pool", "pool_for", "settings_generation"]
 
 # Set by the backend itself; passing them in OPTIONS["pool"] is an error.
 _RESERVED = {"conninfo", "kwargs", "connection_class", "open", "configure"}
@@ -169,6 +170,7 @@ def _create(wrapper: Any, signature: tuple[Any, ...]) -> _Entry:
 
     async def configure(raw: Any) -> None:
         opened.add(raw)
+        watch_for_goodbye(raw)
         adapter = AwaitingConnection(raw, server_binding=server_binding)
         await greenlet_spawn(configurer._configure_connection, adapter)
 
@@ -195,6 +197,12 @@ def pool_for(wrapper: Any) -> AwaitingPool | None:
             start_eagerly(entry.close())
         entry = entries[wrapper.alias] = _create(wrapper, signature)
     return entry.facade
+
+
+def existing_pool(alias: str) -> Any:
+    """The running loop's ``AsyncConnectionPool`` for ``alias``, if created."""
+    entry = _pools.get(asyncio.get_running_loop(), {}).get(alias)
+    return entry.facade.raw if entry is not None else None
 
 
 async def close_pools(alias: str | None = None, *, final: bool = False) -> None:

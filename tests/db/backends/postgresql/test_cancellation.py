@@ -51,7 +51,7 @@ async def cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
 
 
 def pool_settled(alias: str = "default"):
-    pool = async_connections[alias].sync_wrapper.pool.raw
+    pool = async_connections.pool(alias)
 
     def settled(_observer: Observer) -> bool:
         stats = pool.get_stats()

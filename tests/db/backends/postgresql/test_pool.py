@@ -44,7 +44,7 @@ async def query(sql: str = "SELECT pg_backend_pid()") -> Any:
 
 
 def current_pool() -> Any:
-    return async_connections["default"].sync_wrapper.pool.raw
+    return async_connections.pool("default")
 
 
 async def test_connections_come_from_the_pool_and_go_back(observer):
@@ -142,13 +142,16 @@ async def test_pools_are_closed_when_their_loop_shuts_down(observer):
 
 async def test_settings_change_gets_a_new_pool():
     with pooled({"min_size": 1, "max_size": 1}):
-        await query()
+        await asyncio.create_task(query())
         first = current_pool()
     with pooled({"min_size": 1, "max_size": 2}):
-        await query()
+        # A new task (a new request) uses the new settings' pool; the kept
+        # connection from the old pool is let go.
+        await asyncio.create_task(query())
         assert current_pool() is not first
         assert current_pool().max_size == 2
         await async_connections.close_pools()
+    assert first.closed
 
 
 @pytest.mark.parametrize(
