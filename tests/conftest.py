@@ -9,6 +9,7 @@ transaction).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Iterator
 
@@ -21,6 +22,17 @@ pytest_plugins = ["pytester"]
 
 def is_postgresql() -> bool:
     return connections.settings["default"]["ENGINE"].endswith("postgresql")
+
+
+def scratch_database(suffix: str) -> str:
+    """A database name for subprocess tests, unique to this checkout's run.
+
+    Derived from the configured database name (``PGDATABASE``), so that
+    concurrent runs from other checkouts against the same server don't
+    collide.
+    """
+    base = os.environ.get("PGDATABASE") or "django_async_backend"
+    return f"{base}_{suffix}"
 
 
 requires_postgresql = pytest.mark.requires_postgresql

@@ -30,3 +30,16 @@ def test_wrong_type_names_the_setting(name):
         ):
             conf.native_orm_enabled()
             conf.request_signals_enabled()
+
+
+def test_keep_connection_seconds():
+    assert conf.keep_connection_seconds() == 2.0
+    with override_settings(ASYNC_BACKEND_KEEP_CONNECTION_SECONDS=0):
+        assert conf.keep_connection_seconds() == 0.0
+    for bad in (-1, "2", True):
+        with override_settings(ASYNC_BACKEND_KEEP_CONNECTION_SECONDS=bad):
+            with pytest.raises(
+                ImproperlyConfigured,
+                match="ASYNC_BACKEND_KEEP_CONNECTION_SECONDS must be a number",
+            ):
+                conf.keep_connection_seconds()

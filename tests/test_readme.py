@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from django_async_backend.test import AsyncioTransactionTestCase
+from tests.conftest import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -137,7 +138,7 @@ def test_testcase_examples(code, async_django_db_setup):
 @pytest.mark.parametrize("code", by_kind("pytest"))
 def test_pytest_examples(code, pytester, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    monkeypatch.setenv("PGDATABASE", "dab_readme_check")
+    monkeypatch.setenv("PGDATABASE", scratch_database("readme"))
     pytester.makepyfile(
         conftest=(
             "import sys, types, pytest\n"

@@ -148,9 +148,13 @@ def async_django_db_setup(request: pytest.FixtureRequest) -> Iterator[None]:
     keepdb = request.config.getoption("--async-reuse-db")
     setup_test_environment(debug=False)
     aliases = set(async_connections.settings)
-    old_config = setup_databases(
-        verbosity=0, interactive=False, keepdb=keepdb, aliases=aliases
-    )
+    try:
+        old_config = setup_databases(
+            verbosity=0, interactive=False, keepdb=keepdb, aliases=aliases
+        )
+    except BaseException:
+        teardown_test_environment()  # so the error isn't masked next time
+        raise
     try:
         yield
     finally:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import scratch_database
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.requires_postgresql
@@ -23,7 +25,7 @@ from tests.app.models import Book
 def inner(pytester, monkeypatch):
     """Run pytest on a generated file, in a subprocess with its own test DB."""
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    monkeypatch.setenv("PGDATABASE", "dab_plugin_check")
+    monkeypatch.setenv("PGDATABASE", scratch_database("plugin"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
 
     def run(source: str, *args: str):

@@ -16,6 +16,7 @@ from django.db import connections
 
 from django_async_backend.db.backends.base import creation
 from tests.app.models import Book
+from tests.conftest import scratch_database
 
 from . import sample_cases
 
@@ -85,7 +86,7 @@ def _admin():
 
 @pytest.mark.requires_postgresql
 def test_under_djangos_test_runner():
-    env = _subprocess_env("dab_runner_check")
+    env = _subprocess_env(scratch_database("runner"))
     result = subprocess.run(
         [
             sys.executable,
@@ -111,7 +112,7 @@ def test_under_djangos_test_runner():
 def test_under_plain_unittest():
     """No test runner: the configured database is used as is. The rolled-back
     flavour leaves it unchanged; the committed one doesn't empty it."""
-    database = "dab_plain_unittest"
+    database = scratch_database("plain_unittest")
     with _admin() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
         admin.execute(f'CREATE DATABASE "{database}"')
