@@ -50,22 +50,27 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("PostgreSQL-specific behaviour (the ENGINE under test is not)")
 
 
+def admin_connection(alias: str = "default") -> psycopg.Connection:
+    """A plain psycopg connection to the alias's server (maintenance db)."""
+    settings = connections.settings[alias]
+    params: dict[str, object] = {"dbname": "postgres", "autocommit": True}
+    for key, name in (
+        ("USER", "user"),
+        ("PASSWORD", "password"),
+        ("HOST", "host"),
+        ("PORT", "port"),
+    ):
+        if settings[key]:
+            params[name] = settings[key]
+    return psycopg.connect(**params)
+
+
 class Observer:
     """Reads the server's view of the test database's connections."""
 
     def __init__(self, alias: str = "default") -> None:
         self.alias = alias
-        settings = connections.settings[alias]
-        params = {"dbname": "postgres", "autocommit": True}
-        for key, name in (
-            ("USER", "user"),
-            ("PASSWORD", "password"),
-            ("HOST", "host"),
-            ("PORT", "port"),
-        ):
-            if settings[key]:
-                params[name] = settings[key]
-        self.conn = psycopg.connect(**params)
+        self.conn = admin_connection(alias)
 
     def database(self, alias: str | None = None) -> str:
         return connections.settings[alias or self.alias]["NAME"]

@@ -16,7 +16,7 @@ from django.db import connections
 
 from django_async_backend.db.backends.base import creation
 from tests.app.models import Book
-from tests.conftest import scratch_database
+from tests.conftest import admin_connection, scratch_database
 
 from . import sample_cases
 
@@ -70,20 +70,6 @@ def _subprocess_env(database: str) -> dict[str, str]:
     return env
 
 
-def _admin():
-    settings = connections.settings["default"]
-    params = {"dbname": "postgres", "autocommit": True}
-    for key, name in (
-        ("USER", "user"),
-        ("PASSWORD", "password"),
-        ("HOST", "host"),
-        ("PORT", "port"),
-    ):
-        if settings[key]:
-            params[name] = settings[key]
-    return psycopg.connect(**params)
-
-
 @pytest.mark.requires_postgresql
 def test_under_djangos_test_runner():
     env = _subprocess_env(scratch_database("runner"))
@@ -113,7 +99,7 @@ def test_under_plain_unittest():
     """No test runner: the configured database is used as is. The rolled-back
     flavour leaves it unchanged; the committed one doesn't empty it."""
     database = scratch_database("plain_unittest")
-    with _admin() as admin:
+    with admin_connection() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
         admin.execute(f'CREATE DATABASE "{database}"')
     try:
@@ -142,7 +128,7 @@ def test_under_plain_unittest():
         )
         assert result.returncode == 0, result.stdout + result.stderr
         with (
-            _admin() as admin,
+            admin_connection() as admin,
             psycopg.connect(
                 **{**admin.info.get_parameters(), "dbname": database}
             ) as conn,
@@ -150,5 +136,5 @@ def test_under_plain_unittest():
             titles = conn.execute("SELECT title FROM app_book").fetchall()
         assert titles == [("committed",)]
     finally:
-        with _admin() as admin:
+        with admin_connection() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
