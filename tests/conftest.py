@@ -26,16 +26,36 @@ def is_postgresql() -> bool:
 requires_postgresql = pytest.mark.requires_postgresql
 """Mark tests of PostgreSQL-specific behaviour (skipped on other ENGINEs)."""
 
+requires_concurrent_writers = pytest.mark.requires_concurrent_writers
+"""Mark tests that write on two connections at once (skipped on SQLite).
+
+SQLite has one writer per database: a second write transaction waits for the
+first to end, so a test that writes outside a transaction it keeps open
+waits for itself until the timeout. See tests/db/backends/sqlite3/.
+"""
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "requires_postgresql: PostgreSQL-specific behaviour"
+    )
+    config.addinivalue_line(
+        "markers",
+        "requires_concurrent_writers: writes on two connections at once "
+        "(SQLite allows one writer)",
     )
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("requires_postgresql") and not is_postgresql():
         pytest.skip("PostgreSQL-specific behaviour (the ENGINE under test is not)")
+    if item.get_closest_marker("requires_concurrent_writers") and (
+        connections.settings["default"]["ENGINE"].endswith("sqlite3")
+    ):
+        pytest.skip(
+            "two write transactions at once: SQLite allows one writer, the "
+            "second waits for the first (tests/db/backends/sqlite3 covers it)"
+        )
 
 
 class Observer:

@@ -13,6 +13,8 @@ from django_async_backend.db import async_connections
 from django_async_backend.db.transaction import async_atomic
 from tests.app.models import Book
 
+from ..conftest import requires_concurrent_writers
+
 pytestmark = pytest.mark.async_django_db(transaction=True)
 
 
@@ -153,6 +155,7 @@ async def test_using_another_tasks_connection_object_inside_its_block_fails():
     del started
 
 
+@requires_concurrent_writers
 async def test_independent_connection_inside_a_block_commits_on_its_own():
     with pytest.raises(Rollback):
         async with async_atomic():
