@@ -121,11 +121,14 @@ class DatabaseWrapper(ParkingMixin, AsyncModeMixin, SQLiteWrapper):
             return "transaction"
         return "idle"
 
-    async def _check_parked(self, raw: AsyncConnection) -> bool:
-        try:
-            await raw.run(raw.raw.execute, "SELECT 1")
-        except Exception:
+    async def _check_parked(self, raw: AsyncConnection, *, query: bool) -> bool:
+        if raw.closed:
             return False
+        if query:
+            try:
+                await raw.run(raw.raw.execute, "SELECT 1")
+            except Exception:
+                return False
         return True
 
     async def _release_driver_connection(self, *, park: bool) -> None:

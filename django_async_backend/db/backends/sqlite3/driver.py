@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import os
 import sqlite3
 import types
 from collections.abc import Callable, Iterator, Sequence
@@ -109,7 +110,7 @@ class AsyncConnection:
     @classmethod
     async def connect(
         cls,
-        database: str,
+        database: str | os.PathLike[str],
         *,
         factory: Any = sqlite3.Connection,
         **kwargs: Any,
@@ -119,7 +120,9 @@ class AsyncConnection:
         if is_shared_memory(database):
             await worker.submit(anchor, database)
         try:
-            raw = await worker.submit(_connect, database, dict(kwargs, factory=factory))
+            # The loop's thread reads its state and may interrupt it.
+            options = dict(kwargs, factory=factory, check_same_thread=False)
+            raw = await worker.submit(_connect, database, options)
         except BaseException:
             worker.stop()
             raise
@@ -225,13 +228,19 @@ class AsyncConnection:
             async with asyncio.timeout(self.lock_timeout):
                 await lock.acquire()
         except TimeoutError:
+            timed_out = True
+        else:
+            timed_out = False
+            self._lock = lock
+        if timed_out:
+            # Raised outside the handler: the timeout's internal cancellation
+            # must not look like the task's own in the exception's context.
             raise sqlite3.OperationalError(
                 f"database is locked: another task's write transaction on "
                 f"{self.key!r} kept it for longer than the connection's "
                 f"timeout ({self.lock_timeout:g} s, DATABASES[...]['OPTIONS']"
                 f"['timeout'])."
-            ) from None
-        self._lock = lock
+            )
 
     def _settle_lock(self) -> None:
         """Release the write lock once no transaction and no call is left."""
@@ -242,7 +251,9 @@ class AsyncConnection:
             lock.release()
 
 
-def _connect(database: str, kwargs: dict[str, Any]) -> sqlite3.Connection:
+def _connect(
+    database: str | os.PathLike[str], kwargs: dict[str, Any]
+) -> sqlite3.Connection:
     return sqlite3.connect(database, **kwargs)
 
 

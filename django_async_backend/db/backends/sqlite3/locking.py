@@ -71,9 +71,9 @@ def may_write(sql: str) -> bool:
     return keyword not in _READS
 
 
-def database_key(database: str) -> str:
+def database_key(database: str | os.PathLike[str]) -> str:
     """What identifies a database file across connection strings."""
-    path = database
+    path = database = os.fspath(database)
     if path.startswith("file:"):
         path = unquote(path[len("file:") :].split("?", 1)[0])
         if "vfs=memdb" in database:

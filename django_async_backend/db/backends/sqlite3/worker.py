@@ -40,7 +40,7 @@ class WorkerStopped(RuntimeError):
 class _Call:
     """One queued call and where its outcome goes."""
 
-    __slots__ = ("args", "fn", "future", "loop", "skip", "worker")
+    __slots__ = ("args", "fn", "future", "housekeeping", "loop", "skip", "worker")
 
     def __init__(
         self,
@@ -48,8 +48,10 @@ class _Call:
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         future: asyncio.Future[Any],
+        housekeeping: bool,
     ) -> None:
         self.worker: Worker | None = worker
+        self.housekeeping = housekeeping
         self.fn = fn
         self.args = args
         self.future = future
@@ -62,7 +64,7 @@ class _Call:
         """Runs on the event loop once the call has ended."""
         worker, self.worker = self.worker, None
         if worker is not None:
-            worker._finished()
+            worker._finished(self.housekeeping)
         future = self.future
         if future.done():
             return
@@ -108,7 +110,7 @@ class Worker:
 
     def __init__(self, name: str) -> None:
         self._queue: SimpleQueue[Any] = SimpleQueue()
-        self._pending = 0
+        self._pending = 0  # calls that are not housekeeping
         self._stopped = False
         self._after_call: list[Callable[[], None]] = []
         self.thread = threading.Thread(
@@ -119,7 +121,10 @@ class Worker:
 
     @property
     def busy(self) -> bool:
-        """Whether a call is queued or running (possibly one nobody awaits)."""
+        """Whether a call is queued or running (possibly one nobody awaits).
+
+        Housekeeping calls (see :meth:`post`) don't count.
+        """
         return self._pending > 0
 
     @property
@@ -127,10 +132,12 @@ class Worker:
         return self._stopped
 
     def on_idle(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` on the loop each time the last pending call ends."""
+        """Call ``callback`` on the loop each time the worker stops being busy."""
         self._after_call.append(callback)
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    def submit(
+        self, fn: Callable[..., T], *args: Any, housekeeping: bool = False
+    ) -> asyncio.Future[T]:
         """Queue ``fn(*args)``; the future gets its result or exception.
 
         Cancelling the future before the call starts skips it; once started,
@@ -139,19 +146,22 @@ class Worker:
         if self._stopped:
             raise WorkerStopped("This connection's thread has stopped.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        call = _Call(self, fn, args, future)
+        call = _Call(self, fn, args, future, housekeeping)
         future.add_done_callback(call.cancelled)
-        self._pending += 1
+        if not housekeeping:
+            self._pending += 1
         self._queue.put(call)
         return future
 
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue ``fn(*args)`` without waiting for it (errors are dropped).
+        """Queue housekeeping ``fn(*args)``, not waiting for it.
 
-        It still runs before any call submitted afterwards.
+        For calls that change no state a caller could observe (closing a
+        cursor); errors are dropped. It still runs before any call submitted
+        afterwards.
         """
         if not self._stopped:
-            self.submit(fn, *args).add_done_callback(_consume)
+            self.submit(fn, *args, housekeeping=True).add_done_callback(_consume)
 
     def stop(self) -> None:
         """Stop the thread after the calls already queued."""
@@ -159,7 +169,9 @@ class Worker:
             self._stopped = True
             self._queue.put(_STOP)
 
-    def _finished(self) -> None:
+    def _finished(self, housekeeping: bool) -> None:
+        if housekeeping:
+            return
         self._pending -= 1
         if self._pending == 0:
             for callback in list(self._after_call):
