@@ -34,7 +34,7 @@ from typing import Any
 from ...bridge import await_only
 from .locking import database_key, may_write, write_lock
 from .memory import anchor, is_shared_memory
-from .worker import Worker
+from .worker import THREAD_NAME_PREFIX, Worker
 
 __all__ = [
     "ROWS_PER_TRIP",
@@ -116,7 +116,7 @@ class AsyncConnection:
         **kwargs: Any,
     ) -> AsyncConnection:
         """Open ``database`` (``sqlite3.connect`` arguments) on a new thread."""
-        worker = Worker(f"django_async_backend.sqlite3:{database}")
+        worker = Worker(f"{THREAD_NAME_PREFIX}{database}")
         if is_shared_memory(database):
             await worker.submit(anchor, database)
         try:

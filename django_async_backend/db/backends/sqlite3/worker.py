@@ -28,7 +28,10 @@ from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any, TypeVar
 
-__all__ = ["Worker", "WorkerStopped"]
+__all__ = ["THREAD_NAME_PREFIX", "Worker", "WorkerStopped"]
+
+THREAD_NAME_PREFIX = "django_async_backend.sqlite3:"
+"""Connection threads are named this, then the database."""
 
 T = TypeVar("T")
 
