@@ -21,6 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 from django_async_backend.db import async_connections
 from django_async_backend.db.backends.sqlite3.base import DatabaseWrapper
+from django_async_backend.db.backends.sqlite3.driver import ROWS_PER_TRIP
 from django_async_backend.db.transaction import async_atomic
 from django_async_backend.test import AsyncCaptureQueriesContext
 from tests.app.models import Book
@@ -139,3 +140,17 @@ async def test_sync_code_is_djangos_stock_backend():
     assert await Book.objects.acount() == 1
     async with async_atomic():
         assert async_connections["default"].sync_wrapper.connection.raw.holds_write_lock
+
+
+@sqlite_suite
+@pytest.mark.async_django_db(transaction=True)
+async def test_aiterator_streams_past_the_prefetched_rows():
+    total = ROWS_PER_TRIP + 250
+    await Book.objects.abulk_create([Book(title=f"b{i:05}") for i in range(total)])
+    seen = []
+    async for book in Book.objects.order_by("title").aiterator(chunk_size=100):
+        seen.append(book.title)
+        if len(seen) == 10:
+            # Another query on the same connection while the stream is open.
+            assert await Book.objects.acount() == total
+    assert seen == [f"b{i:05}" for i in range(total)]
