@@ -197,6 +197,15 @@ class AsyncConnection:
             _execute, self.raw, cursor, factory, sql, params, many, prefetch
         )
 
+    async def executescript(self, script: str) -> None:
+        """Run several statements (``sqlite3``'s ``executescript``).
+
+        The script may write anywhere in it: it takes the write lock.
+        """
+        if self._lock is None:
+            await self._acquire_write_lock()
+        await self.run(self.raw.executescript, script)
+
     async def commit(self) -> None:
         await self.run(self.raw.commit)
 
@@ -426,6 +435,9 @@ class AwaitingConnection:
 
     def executemany(self, sql: str, params: Any) -> AwaitingCursor:
         return self.cursor().executemany(sql, params)
+
+    def executescript(self, script: str) -> None:
+        await_only(self.raw.executescript(script))
 
     def commit(self) -> None:
         await_only(self.raw.commit())

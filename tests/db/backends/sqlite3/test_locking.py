@@ -182,3 +182,24 @@ def test_closing_a_connection_in_a_transaction_frees_the_lock(tmp_path):
             assert await query(other, "SELECT v FROM t") == [(2,)]
 
     asyncio.run(main())
+
+
+def test_executescript_takes_the_write_lock(tmp_path):
+    async def main():
+        name = tmp_path / "db.sqlite3"
+        async with standalone(name) as first, standalone(name, alias="b") as second:
+            await query(first, "CREATE TABLE t (v integer)")
+            await query(first, "BEGIN IMMEDIATE")
+            await second.ensure_connection()
+            adapter = second.sync_wrapper.connection
+            script = "INSERT INTO t VALUES (1); INSERT INTO t VALUES (2);"
+            waiting = asyncio.create_task(second._run(adapter.executescript, script))
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert not waiting.done() and not second.connection.busy
+            await query(first, "COMMIT")
+            await waiting
+            assert not second.connection.holds_write_lock
+            assert await query(first, "SELECT count(*) FROM t") == [(2,)]
+
+    asyncio.run(main())
