@@ -14,10 +14,11 @@ exceptions reach Django's error mapping as they are.
 
 Round trips to the thread are the cost to keep low. An ``execute`` also
 fetches the first rows of a query (all of them for a write, so the statement
-is over before the write lock is released), so a typical ORM query is one
-trip; cursors are closed without waiting; and calls that do no I/O
-(registering functions, reading limits, switching autocommit off and on
-outside a transaction) run inline when the thread is idle.
+is over before the write lock is released) and closes a cursor it has read to
+the end, so a typical ORM query is one trip; a cursor closed before its end
+is closed without waiting; and calls that do no I/O (registering functions,
+reading limits, switching autocommit off and on outside a transaction) run
+inline when the thread is idle.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import os
 import sqlite3
 import types
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...bridge import await_only
 from .locking import database_key, may_write, write_lock
@@ -41,6 +42,7 @@ __all__ = [
     "AsyncConnection",
     "AwaitingConnection",
     "AwaitingCursor",
+    "Outcome",
     "opener",
 ]
 
@@ -63,6 +65,16 @@ _INLINE = frozenset(
 )
 
 
+class Outcome(NamedTuple):
+    """What an ``execute`` on the worker thread returns to the loop."""
+
+    cursor: sqlite3.Cursor | None  # None once the statement is complete
+    rows: list[Any]  # the rows fetched so far
+    description: Any
+    rowcount: int
+    lastrowid: int | None
+
+
 def _execute(
     raw: sqlite3.Connection,
     cursor: sqlite3.Cursor | None,
@@ -71,8 +83,12 @@ def _execute(
     params: Any,
     many: bool,
     prefetch: int | None,
-) -> tuple[sqlite3.Cursor, list[Any], bool]:
-    """Run on the worker: execute, then fetch up to ``prefetch`` rows."""
+) -> Outcome:
+    """Run on the worker: execute, then fetch up to ``prefetch`` rows.
+
+    A statement whose rows are all fetched has its cursor closed here, so a
+    typical query needs no further call on the thread.
+    """
     if cursor is None:
         cursor = raw.cursor(factory) if factory is not None else raw.cursor()
     if many:
@@ -81,12 +97,29 @@ def _execute(
         cursor.execute(sql)
     else:
         cursor.execute(sql, params)
-    if cursor.description is None:
-        return cursor, [], True
-    if prefetch is None:
-        return cursor, cursor.fetchall(), True
-    rows = cursor.fetchmany(prefetch)
-    return cursor, rows, len(rows) < prefetch
+    description = cursor.description
+    rows: list[Any] = []
+    complete = True
+    if description is not None:
+        if prefetch is None:
+            rows = cursor.fetchall()
+        else:
+            rows = cursor.fetchmany(prefetch)
+            complete = len(rows) < prefetch
+    outcome = Outcome(cursor, rows, description, cursor.rowcount, cursor.lastrowid)
+    if complete:
+        cursor.close()
+        return outcome._replace(cursor=None)
+    return outcome
+
+
+def _fetch(cursor: sqlite3.Cursor, size: int | None) -> tuple[list[Any], bool]:
+    """Run on the worker: fetch ``size`` rows (all if None); close when done."""
+    rows = cursor.fetchall() if size is None else cursor.fetchmany(size)
+    complete = size is None or len(rows) < size
+    if complete:
+        cursor.close()
+    return rows, complete
 
 
 class AsyncConnection:
@@ -181,13 +214,12 @@ class AsyncConnection:
         params: Any = None,
         *,
         many: bool = False,
-    ) -> tuple[sqlite3.Cursor, list[Any], bool]:
+    ) -> Outcome:
         """Execute on ``cursor`` (a new one from ``factory`` if None).
 
-        Returns the cursor, the rows fetched so far and whether those are all
-        of them. A statement that may write first takes the database's write
-        lock, and its rows are all fetched, so that it is complete when the
-        call returns.
+        A statement that may write first takes the database's write lock, and
+        its rows are all fetched, so that it is complete when the call
+        returns.
         """
         writes = may_write(sql)
         if writes and self._lock is None:
@@ -276,41 +308,28 @@ class AwaitingCursor:
     def __init__(self, connection: AwaitingConnection, factory: Any = None) -> None:
         self.connection_adapter = connection
         self.factory = factory
+        # The sqlite3 cursor while a statement has rows left to fetch.
         self.raw: sqlite3.Cursor | None = None
         self.arraysize = 1
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
         self._rows: list[Any] = []
         self._position = 0
-        self._complete = True
-
-    def __getattr__(self, name: str) -> Any:
-        raw = self.__dict__.get("raw")
-        if raw is None:
-            raise AttributeError(name)
-        return getattr(raw, name)
 
     @property
     def connection(self) -> AwaitingConnection:
         return self.connection_adapter
 
-    @property
-    def description(self) -> Any:
-        return None if self.raw is None else self.raw.description
-
-    @property
-    def rowcount(self) -> int:
-        return -1 if self.raw is None else self.raw.rowcount
-
-    @property
-    def lastrowid(self) -> int | None:
-        return None if self.raw is None else self.raw.lastrowid
-
     def _run(self, sql: str, params: Any, many: bool) -> AwaitingCursor:
         driver = self.connection_adapter.raw
-        self._rows, self._position, self._complete = [], 0, True
-        self.raw, rows, complete = await_only(
+        self._rows, self._position = [], 0
+        outcome = await_only(
             driver.execute(self.raw, self.factory, sql, params, many=many)
         )
-        self._rows, self._complete = rows, complete
+        self.raw, self._rows = outcome.cursor, outcome.rows
+        self.description = outcome.description
+        self.rowcount, self.lastrowid = outcome.rowcount, outcome.lastrowid
         return self
 
     def execute(self, sql: str, params: Any = None) -> AwaitingCursor:
@@ -321,15 +340,12 @@ class AwaitingCursor:
 
     def _fetch_more(self, size: int | None) -> None:
         raw = self.raw
-        if self._complete or raw is None:
+        if raw is None:
             return
         driver = self.connection_adapter.raw
-        if size is None:
-            more = await_only(driver.run(raw.fetchall))
-            self._complete = True
-        else:
-            more = await_only(driver.run(raw.fetchmany, size))
-            self._complete = len(more) < size
+        more, complete = await_only(driver.run(_fetch, raw, size))
+        if complete:
+            self.raw = None
         self._rows = self._rows[self._position :] + more
         self._position = 0
 
@@ -363,7 +379,7 @@ class AwaitingCursor:
 
     def close(self) -> None:
         raw, self.raw = self.raw, None
-        self._rows, self._position, self._complete = [], 0, True
+        self._rows, self._position = [], 0
         driver = self.connection_adapter.raw
         if raw is not None and not driver.closed:
             driver.post(raw.close)
