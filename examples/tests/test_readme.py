@@ -61,15 +61,14 @@ def test_verbatim_excerpts_are_the_real_code():
 
 PROBE = """
 import asyncio, json, sys
-from pathlib import Path
 
-namespace = {"BASE_DIR": Path(sys.argv[1])}
+namespace = {}
 exec(sys.stdin.read(), namespace)
 
 from django.conf import settings
 
 settings.configure(
-    DATABASES=namespace["DATABASES"], INSTALLED_APPS=["django_async_backend"],
+    DATABASES=namespace["DATABASES"], INSTALLED_APPS=namespace["INSTALLED_APPS"],
     USE_TZ=True,
 )
 import django
@@ -112,7 +111,7 @@ asyncio.run(main())
 
 def probe(code: str, base_dir: Path, **env: str) -> dict:
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(base_dir)],
+        [sys.executable, "-c", PROBE],
         input=code, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         cwd=base_dir,
