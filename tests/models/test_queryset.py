@@ -111,8 +111,10 @@ async def test_aggregate_annotate_subqueries_combinators():
     ]
     assert latest == [("Hergé", "Tintin au Tibet"), ("Jacobs", "Blake et Mortimer")]
     # .order_by(): SQLite allows no ORDER BY inside a compound statement.
-    union = Book.objects.filter(pages=48).order_by().union(
-        Book.objects.filter(title__startswith="Obj").order_by()
+    union = (
+        Book.objects.filter(pages=48)
+        .order_by()
+        .union(Book.objects.filter(title__startswith="Obj").order_by())
     )
     assert sorted([b.title async for b in union]) == [
         "Blake et Mortimer",
