@@ -76,7 +76,8 @@ class DatabaseWrapper(ParkingMixin, AsyncModeMixin, SQLiteWrapper):
         if database == ":memory:":
             database = params["database"] = shared_memory_name(self.alias)
         if is_shared_memory(database):
-            anchor(database)
+            if self._async_face is None:
+                anchor(database)  # async connections anchor on their thread
         elif journal_mode is not None and not self._is_memory_or_read_only(database):
             # Before the user's init_command, which may still override it.
             self.init_commands.insert(0, f"PRAGMA journal_mode = {journal_mode}")
