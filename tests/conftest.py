@@ -17,6 +17,8 @@ import psycopg
 import pytest
 from django.db import connections
 
+from django_async_backend.db.backends.sqlite3.creation import DatabaseCreation
+
 pytest_plugins = ["pytester"]
 
 
@@ -38,16 +40,54 @@ def scratch_database(suffix: str) -> str:
 requires_postgresql = pytest.mark.requires_postgresql
 """Mark tests of PostgreSQL-specific behaviour (skipped on other ENGINEs)."""
 
+requires_concurrent_writers = pytest.mark.requires_concurrent_writers
+"""Mark tests that write on two connections at once (skipped on SQLite).
+
+SQLite has one writer per database: a second write transaction waits for the
+first to end, so a test that writes outside a transaction it keeps open
+waits for itself until the timeout. See tests/db/backends/sqlite3/.
+"""
+
+requires_readers_beside_writer = pytest.mark.requires_readers_beside_writer
+"""Mark tests that read on one connection while another has a write
+transaction open (skipped on an in-memory SQLite database, which has no WAL:
+its readers wait for the writer to commit)."""
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "requires_postgresql: PostgreSQL-specific behaviour"
+    )
+    config.addinivalue_line(
+        "markers",
+        "requires_concurrent_writers: writes on two connections at once "
+        "(SQLite allows one writer)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "requires_readers_beside_writer: reads beside an open write "
+        "transaction (not on in-memory SQLite)",
     )
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("requires_postgresql") and not is_postgresql():
         pytest.skip("PostgreSQL-specific behaviour (the ENGINE under test is not)")
+    if item.get_closest_marker("requires_concurrent_writers") and (
+        connections.settings["default"]["ENGINE"].endswith("sqlite3")
+    ):
+        pytest.skip(
+            "two write transactions at once: SQLite allows one writer, the "
+            "second waits for the first (tests/db/backends/sqlite3 covers it)"
+        )
+    if item.get_closest_marker("requires_readers_beside_writer") and (
+        connections.settings["default"]["ENGINE"].endswith("sqlite3")
+        and DatabaseCreation.is_in_memory_db(connections.settings["default"]["NAME"])
+    ):
+        pytest.skip(
+            "reads beside an open write transaction: an in-memory SQLite "
+            "database has no WAL, its readers wait for the writer to commit"
+        )
 
 
 def admin_connection(alias: str = "default") -> psycopg.Connection:

@@ -3,7 +3,14 @@
 The database comes from ``DATABASE_URL`` or the ``PG*`` variables (see
 ``django_async_backend.utils.database_url``); the test runner creates
 ``test_<NAME>`` and ``test_<NAME>_other`` on that server.
+
+With ``DATABASE_URL=sqlite:///path/name.sqlite3`` both aliases use the SQLite
+ENGINE, on the files ``path/test_name.sqlite3`` and
+``path/test_name_other.sqlite3``; with ``sqlite://:memory:`` on two in-memory
+databases.
 """
+
+import os
 
 from django_async_backend.utils.database_url import database_from_env
 
@@ -13,9 +20,22 @@ TIME_ZONE = "UTC"
 DEBUG = False
 
 _default = database_from_env(default_name="django_async_backend")
-_default["TEST"] = {"NAME": f"test_{_default['NAME']}"}
 _other = {**_default, "OPTIONS": dict(_default["OPTIONS"])}
-_other["TEST"] = {"NAME": f"test_{_default['NAME']}_other"}
+if _default["ENGINE"].endswith("sqlite3"):
+    if _default["NAME"] == ":memory:":
+        _default["TEST"] = _other["TEST"] = {"NAME": None}
+    else:
+        _directory, _file = os.path.split(os.path.abspath(_default["NAME"]))
+        _stem, _extension = os.path.splitext(_file)
+        _default["TEST"] = {
+            "NAME": os.path.join(_directory, f"test_{_stem}{_extension}")
+        }
+        _other["TEST"] = {
+            "NAME": os.path.join(_directory, f"test_{_stem}_other{_extension}")
+        }
+else:
+    _default["TEST"] = {"NAME": f"test_{_default['NAME']}"}
+    _other["TEST"] = {"NAME": f"test_{_default['NAME']}_other"}
 
 DATABASES = {"default": _default, "other": _other}
 

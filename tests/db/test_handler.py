@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -134,7 +135,7 @@ def test_outside_an_event_loop_is_a_clear_error():
 async def test_connection_attributes_mirror_djangos_wrapper():
     connection = async_connections["default"]
     assert connection.vendor in ("postgresql", "sqlite")
-    assert connection.settings_dict["NAME"].startswith("test_")
+    assert os.path.basename(connection.settings_dict["NAME"]).startswith("test_")
     assert connection.features is connection.sync_wrapper.features
     assert not connection.in_atomic_block
     await connection.ensure_connection()

@@ -14,7 +14,7 @@ from django_async_backend.db import (
 from django_async_backend.db.transaction import async_atomic
 from tests.app.models import Book
 
-from ..conftest import requires_postgresql
+from ..conftest import requires_concurrent_writers, requires_postgresql
 
 pytestmark = pytest.mark.async_django_db(transaction=True)
 
@@ -72,6 +72,7 @@ async def test_connections_are_released_when_the_block_ends(observer):
     assert await observer.settle(lambda o: inner not in {b[0] for b in o.backends()})
 
 
+@requires_concurrent_writers
 async def test_runs_outside_the_callers_transaction():
     async with async_atomic():
         await Book.objects.acreate(title="uncommitted")

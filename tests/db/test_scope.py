@@ -13,6 +13,8 @@ from django_async_backend.db import async_connections
 from django_async_backend.db.transaction import async_atomic
 from tests.app.models import Book
 
+from ..conftest import requires_concurrent_writers, requires_readers_beside_writer
+
 pytestmark = pytest.mark.async_django_db(transaction=True)
 
 
@@ -25,6 +27,7 @@ async def titles() -> list[str]:
         return sorted([b.title async for b in Book.objects.all()])
 
 
+@requires_readers_beside_writer
 async def test_gathered_work_inside_a_block_joins_its_transaction():
     with pytest.raises(Rollback):
         async with async_atomic():
@@ -153,6 +156,7 @@ async def test_using_another_tasks_connection_object_inside_its_block_fails():
     del started
 
 
+@requires_concurrent_writers
 async def test_independent_connection_inside_a_block_commits_on_its_own():
     with pytest.raises(Rollback):
         async with async_atomic():

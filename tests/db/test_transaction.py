@@ -23,6 +23,8 @@ from django_async_backend.db.transaction import (
 from django_async_backend.test import AsyncioTestCase, AsyncioTransactionTestCase
 from tests.app.models import Book, Unique
 
+from ..conftest import requires_postgresql
+
 
 async def titles(using: str = "default") -> list[str]:
     return [b.title async for b in Book.objects.using(using).order_by("title")]
@@ -303,6 +305,7 @@ class AsyncAtomicErrorsTests(AsyncioTransactionTestCase):
             self.assertIsInstance(cm.exception.__cause__, IntegrityError)
         self.assertEqual(await Unique.objects.acount(), 1)
 
+    @requires_postgresql  # SQLite's transaction survives the error
     async def test_atomic_allows_queries_after_fixing_transaction(self):
         first = await Unique.objects.acreate(code="one")
         async with async_atomic():

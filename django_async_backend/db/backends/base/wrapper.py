@@ -30,6 +30,15 @@ T = TypeVar("T")
 
 
 def _cancellation_in(exc: BaseException) -> asyncio.CancelledError | None:
+    if isinstance(exc, asyncio.CancelledError):
+        return exc
+    # A CancelledError further down the context chain is the task's own only
+    # while the task is being cancelled: asyncio.timeout() (and wait_for)
+    # cancel internally, then uncancel() and raise TimeoutError, which
+    # carries that CancelledError in its context.
+    task = asyncio.current_task()
+    if task is None or not task.cancelling():
+        return None
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:

@@ -10,6 +10,7 @@ from django.test.utils import override_settings
 from django_async_backend.db import async_connections
 from django_async_backend.db.transaction import async_atomic
 from django_async_backend.test import AsyncCaptureQueriesContext
+from tests.conftest import requires_postgresql
 
 pytestmark = pytest.mark.async_django_db
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.async_django_db
 async def test_cursor_as_context_manager_and_awaitable():
     connection = async_connections["default"]
     async with connection.cursor() as cursor:
-        result = await cursor.execute("SELECT %s::int + 1", [41])
+        result = await cursor.execute("SELECT %s + 1", [41])
         assert result is cursor  # execute returns the cursor, as psycopg does
         assert await cursor.fetchone() == (42,)
     async with await connection.cursor() as cursor:
@@ -29,6 +30,7 @@ async def test_cursor_as_context_manager_and_awaitable():
     await cursor.close()
 
 
+@requires_postgresql  # generate_series(); see sqlite3/test_cursor.py
 async def test_fetchmany_fetchall_iteration_description_rowcount():
     async with async_connections["default"].cursor() as cursor:
         await cursor.execute("SELECT n, n * 2 AS twice FROM generate_series(1, 10) n")
@@ -52,6 +54,7 @@ async def test_executemany():
         assert await cursor.fetchone() == (6,)
 
 
+@requires_postgresql  # see sqlite3/test_cursor.py
 @pytest.mark.async_django_db(transaction=True)
 async def test_errors_are_django_exception_classes():
     async with async_connections["default"].cursor() as cursor:
@@ -129,6 +132,7 @@ async def test_capture_queries_context():
     assert [q["sql"] for q in captured] == ["SELECT 1", "SELECT 2"]
 
 
+@requires_postgresql  # executemany(SELECT); see sqlite3/test_cursor.py
 async def test_execute_wrapper_sees_every_query():
     connection = async_connections["default"]
     seen = []
@@ -163,6 +167,7 @@ async def test_execute_wrapper_can_block_queries():
                 await cursor.execute("SELECT 1")
 
 
+@requires_postgresql  # SQLite has no stored procedures
 async def test_callproc():
     async with async_connections["default"].cursor() as cursor:
         await cursor.execute(
