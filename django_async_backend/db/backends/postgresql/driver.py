@@ -341,6 +341,10 @@ def server_closed(raw: psycopg.AsyncConnection[Any]) -> bool:
             if not poller.poll(0):
                 break
             pgconn.consume_input()
+            # Parse what arrived: an error received while idle reaches the
+            # notice handler only when libpq parses its input buffer, and the
+            # end of the stream may not have arrived yet.
+            pgconn.is_busy()
     except (psycopg.OperationalError, OSError):
         return True
     return raw in _said_goodbye or pgconn.status != ConnStatus.OK
@@ -428,4 +432,6 @@ class AsyncDriver:
         raw = await_only(
             psycopg.AsyncConnection.connect(**async_connect_kwargs(params))
         )
+        # A persistent connection (CONN_MAX_AGE) waits between tasks too.
+        watch_for_goodbye(raw)
         return AwaitingConnection(raw, server_binding=server_binding)

@@ -5,7 +5,9 @@ tasks before they go back to the pool."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import select
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -85,12 +87,47 @@ async def test_connection_with_errors_is_not_kept():
         assert await request() != first
 
 
+def kept_sockets() -> list[int]:
+    """Sockets of the connections kept for the next task."""
+    return [
+        face.sync_wrapper.connection.raw.pgconn.socket
+        for face, _ in idle._kept("default").entries
+        if face.sync_wrapper.connection is not None
+    ]
+
+
+def goodbye_arrived() -> bool:
+    """Whether every kept connection's socket has something to read."""
+    poller = select.poll()
+    sockets = kept_sockets()
+    for sock in sockets:
+        poller.register(sock, select.POLLIN)
+    return len(poller.poll(0)) == len(sockets)
+
+
+async def settle(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``predicate`` while letting the event loop run."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
 @pytest.mark.parametrize("health_checks", [False, True])
 async def test_connection_terminated_while_parked(observer, health_checks):
     with persistent(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=health_checks):
         first = await request()
+        parked = await settle(lambda: len(kept_sockets()) == 1)
+        assert parked, "the first task's connection was not kept"
         observer.conn.execute("SELECT pg_terminate_backend(%s)", [first])
         await observer.settle(lambda o: first not in {b[0] for b in o.backends()})
+        if not health_checks:
+            # Only the server's goodbye tells; on a loaded machine it may
+            # reach the client's socket a moment after the backend is gone.
+            # (With health checks, Django's query finds out either way.)
+            assert await settle(goodbye_arrived)
         # The next task gets a working connection, not an error.
         assert await request() != first
 
