@@ -1,0 +1,39 @@
+"""What every pass shares: Django's own ``tests/test_sqlite.py``, on PostgreSQL.
+
+The server comes from the PG* variables (``scripts/tests-django`` sets the
+local defaults). ``runtests.py`` creates the test databases named in ``TEST``
+(and, with ``--parallel``, clones suffixed ``_1``, ``_2``...), so each pass
+has its own names under the ``dab_td_`` prefix and passes never collide.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def databases(engine: str, pass_name: str) -> dict[str, dict[str, Any]]:
+    """``default`` and ``other`` on the PG* server, with ``engine``."""
+
+    def database(alias: str) -> dict[str, Any]:
+        suffix = "" if alias == "default" else f"_{alias}"
+        return {
+            "ENGINE": engine,
+            "NAME": os.environ.get("PGDATABASE", "postgres"),
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "PASSWORD": os.environ.get("PGPASSWORD", ""),
+            "TEST": {"NAME": f"dab_td_{pass_name}{suffix}"},
+        }
+
+    return {"default": database("default"), "other": database("other")}
+
+
+# runtests.py keeps a TEST_RUNNER the settings name (it has no option for it).
+TEST_RUNNER = "tests_django.recording.RecordingRunner"
+
+SECRET_KEY = "django_tests_secret_key"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+USE_TZ = False
