@@ -61,7 +61,7 @@ def _count_hops() -> None:
 
     def thread_handler(self: SyncToAsync, *args: Any, **kwargs: Any) -> Any:
         outer = getattr(_state, "hop", None)
-        hop = {"function": _describe(self.func), "queried": False}
+        hop: dict[str, Any] = {"function": _describe(self.func), "queried": False}
         _state.hop = hop
         try:
             return original_handler(self, *args, **kwargs)
@@ -77,7 +77,7 @@ def _count_hops() -> None:
         return original_execute(self, *args, **kwargs)
 
     SyncToAsync.thread_handler = thread_handler  # type: ignore[method-assign]
-    backend_utils.CursorWrapper._execute_with_wrappers = execute_with_wrappers  # type: ignore[method-assign]
+    backend_utils.CursorWrapper._execute_with_wrappers = execute_with_wrappers
 
     original_run = unittest.TestCase.run
 

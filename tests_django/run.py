@@ -60,8 +60,18 @@ FAST_MODULES = [
 def _server_version() -> str:
     import psycopg
 
-    conninfo = os.environ.get("DATABASE_URL", "")
-    with psycopg.connect(conninfo, dbname="postgres") as connection:
+    from django_async_backend.utils.database_url import database_from_env
+
+    entry = database_from_env()
+    params = {
+        "host": entry["HOST"] or None,
+        "port": entry["PORT"] or None,
+        "user": entry["USER"] or None,
+        "password": entry["PASSWORD"] or None,
+    }
+    with psycopg.connect(
+        dbname=entry["NAME"], **{k: v for k, v in params.items() if v}
+    ) as connection:
         row = connection.execute("SHOW server_version").fetchone()
     return str(row[0]) if row else "?"
 

@@ -1,31 +1,30 @@
 """What every pass shares: Django's own ``tests/test_sqlite.py``, on PostgreSQL.
 
-The server comes from the PG* variables (``scripts/tests-django`` sets the
-local defaults). ``runtests.py`` creates the test databases named in ``TEST``
-(and, with ``--parallel``, clones suffixed ``_1``, ``_2``...), so each pass
-has its own names under the ``dab_td_`` prefix and passes never collide.
+The server comes from ``DATABASE_URL`` or the PG* variables, as for our own
+tests (``scripts/tests-django`` sets the local defaults). ``runtests.py``
+creates the test databases named in ``TEST`` (and, with ``--parallel``,
+clones suffixed ``_1``, ``_2``...), so each pass has its own names under the
+``dab_td_`` prefix and passes never collide.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
+
+from django_async_backend.utils.database_url import database_from_env
 
 
 def databases(engine: str, pass_name: str) -> dict[str, dict[str, Any]]:
-    """``default`` and ``other`` on the PG* server, with ``engine``."""
+    """``default`` and ``other`` on the configured server, with ``engine``."""
 
     def database(alias: str) -> dict[str, Any]:
         suffix = "" if alias == "default" else f"_{alias}"
-        return {
-            "ENGINE": engine,
-            "NAME": os.environ.get("PGDATABASE", "postgres"),
-            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
-            "PORT": os.environ.get("PGPORT", "5432"),
-            "USER": os.environ.get("PGUSER", "postgres"),
-            "PASSWORD": os.environ.get("PGPASSWORD", ""),
-            "TEST": {"NAME": f"dab_td_{pass_name}{suffix}"},
-        }
+        entry = database_from_env()
+        if not entry["ENGINE"].endswith("postgresql"):
+            raise RuntimeError("tests_django runs on PostgreSQL: unset DATABASE_URL")
+        entry["ENGINE"] = engine
+        entry["TEST"] = {"NAME": f"dab_td_{pass_name}{suffix}"}
+        return entry
 
     return {"default": database("default"), "other": database("other")}
 

@@ -18,13 +18,16 @@ usual error. ``DJANGO_ALLOW_ASYNC_UNSAFE`` is never touched.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
+from django.utils import asyncio as django_asyncio
 from django.utils.asyncio import async_unsafe
 
 from .... import conf
@@ -57,6 +60,37 @@ def _innermost(func: Any) -> Any:
             inner = inner.__wrapped__
         _innermost_cache[func] = inner
     return inner
+
+
+def _guard_sees_loop() -> asyncio.AbstractEventLoop:
+    """``get_running_loop`` as Django's ``@async_unsafe`` guard sees it.
+
+    The guard calls ``get_running_loop()`` through its module's globals, so
+    this replaces that one name there. It answers "no running loop" only for
+    a guard called inside the bridge on a wrapper that may pass (async mode,
+    or lending its transaction); everything else gets the real answer.
+
+    :func:`_pass_guard` already skips the guard on this ENGINE's methods (the
+    hot path, with no frame to inspect). This catches the guarded functions
+    it cannot see: Django's own methods called through ``super()`` from an
+    override, and functions patched onto Django's base class after our class
+    was built (Django's test cases wrap ``ensure_connection``, keeping the
+    guarded original inside their patch).
+    """
+    loop = asyncio.get_running_loop()
+    if in_bridge():
+        guard = sys._getframe(1)
+        if guard.f_code is _GUARD_CODE:
+            args = guard.f_locals.get("args")
+            target = args[0] if args else None
+            if isinstance(target, AsyncModeMixin) and target._bridge_may_pass():
+                raise RuntimeError("no running event loop")
+    return loop
+
+
+def _install_guard_hook() -> None:
+    if django_asyncio.get_running_loop is not _guard_sees_loop:
+        django_asyncio.get_running_loop = _guard_sees_loop
 
 
 def _pass_guard(owner: type, name: str) -> Callable[..., Any]:
@@ -129,6 +163,7 @@ class AsyncModeMixin:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        _install_guard_hook()
         for name in dir(cls):
             if _is_guarded(inspect.getattr_static(cls, name, None)):
                 setattr(cls, name, _pass_guard(cls, name))

@@ -7,8 +7,10 @@ import asyncio
 import os
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.exceptions import SynchronousOnlyOperation
-from django.db import connections
+from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from django_async_backend.db import async_connections
 from django_async_backend.db.bridge import greenlet_spawn
@@ -77,3 +79,49 @@ async def test_sync_code_in_a_thread_is_stock_django():
 
     assert await asyncio.to_thread(sync_side) == 1
     assert await Book.objects.acount() == 1
+
+
+async def test_guarded_function_patched_onto_djangos_base_class_passes():
+    """Django's test cases replace ``BaseDatabaseWrapper.ensure_connection``
+    with a function that calls the guarded original: inside the bridge, on
+    the task's wrapper, that original passes its guard too."""
+    original = BaseDatabaseWrapper.ensure_connection
+
+    def patched(self, *args, **kwargs):
+        return original(self, *args, **kwargs)
+
+    BaseDatabaseWrapper.ensure_connection = patched
+    try:
+
+        def inside():
+            wrapper = connections["default"]
+            wrapper.ensure_connection()
+            return wrapper.connection is not None
+
+        assert await async_connections["default"]._run(inside)
+
+        thread_wrapper = connections["default"]  # outside the bridge: per thread
+        with pytest.raises(SynchronousOnlyOperation):
+            await greenlet_spawn(thread_wrapper.ensure_connection)
+    finally:
+        BaseDatabaseWrapper.ensure_connection = original
+
+
+async def test_lent_transaction_serves_the_async_orm():
+    """Sync code in a transaction calling async code (``async_to_sync``): the
+    a-methods run on the sync wrapper's connection, and Django's guarded
+    ``create_cursor``, reached through ``super()``, passes for it."""
+
+    async def count():
+        return await Book.objects.acount()
+
+    def sync_side():
+        with transaction.atomic():
+            Book.objects.create(title="uncommitted")
+            seen = async_to_sync(count)()
+            transaction.set_rollback(True)
+        connections["default"].close()
+        return seen
+
+    assert await asyncio.to_thread(sync_side) == 1
+    assert await Book.objects.acount() == 0
