@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -125,3 +126,30 @@ async def test_lent_transaction_serves_the_async_orm():
 
     assert await asyncio.to_thread(sync_side) == 1
     assert await Book.objects.acount() == 0
+
+
+async def test_bound_method_taken_before_a_patch_keeps_the_original():
+    """As on a stock wrapper: a method read before Django's base class is
+    patched still calls the original (Django's own suite patches
+    ``ensure_connection`` with a side effect that calls the real one)."""
+
+    def sync_side():
+        wrapper = connections["default"]
+        real = wrapper.ensure_connection
+        calls = []
+
+        def side_effect():
+            calls.append("patched")
+            real()
+
+        with mock.patch.object(
+            BaseDatabaseWrapper, "ensure_connection", side_effect=side_effect
+        ):
+            wrapper.ensure_connection()
+        opened = wrapper.connection is not None
+        wrapper.close()
+        return calls, opened
+
+    # Before the fix: RecursionError (the method re-read the patched one).
+    calls, opened = await asyncio.to_thread(sync_side)
+    assert calls and opened
