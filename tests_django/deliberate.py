@@ -8,3 +8,28 @@ difference is a design decision (see DESIGN.md), never to hide a bug.
 from __future__ import annotations
 
 DELIBERATE: dict[str, str] = {}
+
+# Why the thread hops the native pass counts are there (by the function that
+# hopped, matched by prefix). None of them is an ORM a-method: those run
+# natively. A hop not explained here shows as "unexplained" in RESULTS.md.
+HOP_NOTES: dict[str, str] = {
+    "django.dispatch.dispatcher.Signal.asend": (
+        "sync receivers of a signal sent with asend() (user_logged_in's "
+        "update_last_login, ...): Django runs them with sync_to_async because "
+        "a receiver is arbitrary sync code; not swapped (see models/native.py)"
+    ),
+    "django.contrib.sessions.middleware.SessionMiddleware": (
+        "a sync-only middleware under Django's async handler (Django adapts it "
+        "with sync_to_async)"
+    ),
+    "django.contrib.contenttypes.models.ContentTypeManager.get_for_model": (
+        "the test itself calls sync_to_async(ContentType.objects.get_for_model)"
+    ),
+    "django.db.models.query.QuerySet.create": (
+        "the test itself calls sync_to_async(SimpleModel.objects.create)"
+    ),
+    "auth_tests.": (
+        "test code: a sync view, a custom backend's sync configure_user (run by "
+        "Django's aconfigure_user) or a sync user_passes_test function"
+    ),
+}

@@ -92,6 +92,49 @@ class _EventReader:
                     self._result.details[test] = event["detail"]
 
 
+def server_conninfo() -> str:
+    """libpq connection string for the configured server (DATABASE_URL/PG*)."""
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(**_server_params())
+
+
+def _server_params() -> dict[str, str]:
+    from django_async_backend.utils.database_url import database_from_env
+
+    entry = database_from_env()
+    params = {
+        "dbname": entry["NAME"],
+        "host": entry["HOST"],
+        "port": entry["PORT"],
+        "user": entry["USER"],
+        "password": entry["PASSWORD"],
+    }
+    return {key: value for key, value in params.items() if value}
+
+
+def drop_leftover_databases(name: str) -> list[str]:
+    """Drop the test databases a killed pass left (``dab_td_<name>...``)."""
+    import psycopg
+    import psycopg.sql
+
+    pattern = f"dab\\_td\\_{name}%"
+    with psycopg.connect(server_conninfo(), autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", [pattern]
+        ).fetchall()
+        dropped = []
+        for (database,) in rows:
+            if database == f"dab_td_{name}" or database.startswith(f"dab_td_{name}_"):
+                connection.execute(
+                    psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        psycopg.sql.Identifier(database)
+                    )
+                )
+                dropped.append(database)
+    return dropped
+
+
 def _format_seconds(seconds: float) -> str:
     minutes, seconds = divmod(int(seconds), 60)
     return f"{minutes}m{seconds:02d}s"
@@ -173,6 +216,9 @@ def run_pass(
                 )
     result.seconds = time.monotonic() - started
     reader.read()
+    dropped = drop_leftover_databases(name)
+    if dropped:
+        print(f"[{name}] dropped leftover databases: {', '.join(dropped)}")
     for hop_file in sorted(work.glob("hops-*.jsonl")):
         with hop_file.open() as file:
             result.hops.extend(json.loads(line) for line in file if line.strip())

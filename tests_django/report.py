@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .deliberate import DELIBERATE
+from .deliberate import DELIBERATE, HOP_NOTES
 from .passes import PassResult
 
 __all__ = ["compare", "write_results"]
@@ -64,6 +64,13 @@ def _count_line(label: str, result: PassResult) -> str:
 def _minutes(seconds: float) -> str:
     minutes, seconds = divmod(round(seconds), 60)
     return f"{minutes}m{seconds:02d}s"
+
+
+def _hop_note(function: str) -> str:
+    for prefix, note in HOP_NOTES.items():
+        if function.startswith(prefix):
+            return note
+    return "unexplained"
 
 
 def _pass_json(result: PassResult) -> dict[str, Any]:
@@ -162,8 +169,11 @@ def write_results(
             "",
         ]
         if hops:
-            lines += ["| function that hopped | hops |", "|---|---|"]
-            lines += [f"| `{func}` | {count} |" for func, count in hops.most_common()]
+            lines += ["| function that hopped | hops | why |", "|---|---|---|"]
+            lines += [
+                f"| `{func}` | {count} | {_hop_note(func)} |"
+                for func, count in hops.most_common()
+            ]
             lines.append("")
     lines += ["## Regressions (pass on stock, fail on ours)", ""]
     if regressions:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import django
 
-from .passes import WORK, PassResult, run_pass
+from .passes import WORK, PassResult, run_pass, server_conninfo
 from .report import compare, split_deliberate, write_results
 from .suite import async_modules, fetch_tests
 
@@ -60,18 +60,7 @@ FAST_MODULES = [
 def _server_version() -> str:
     import psycopg
 
-    from django_async_backend.utils.database_url import database_from_env
-
-    entry = database_from_env()
-    params = {
-        "host": entry["HOST"] or None,
-        "port": entry["PORT"] or None,
-        "user": entry["USER"] or None,
-        "password": entry["PASSWORD"] or None,
-    }
-    with psycopg.connect(
-        dbname=entry["NAME"], **{k: v for k, v in params.items() if v}
-    ) as connection:
+    with psycopg.connect(server_conninfo()) as connection:
         row = connection.execute("SHOW server_version").fetchone()
     return str(row[0]) if row else "?"
 
