@@ -13,11 +13,6 @@ DELIBERATE: dict[str, str] = {}
 # hopped, matched by prefix). None of them is an ORM a-method: those run
 # natively. A hop not explained here shows as "unexplained" in RESULTS.md.
 HOP_NOTES: dict[str, str] = {
-    "django.dispatch.dispatcher.Signal.asend": (
-        "sync receivers of a signal sent with asend() (user_logged_in's "
-        "update_last_login, ...): Django runs them with sync_to_async because "
-        "a receiver is arbitrary sync code; not swapped (see models/native.py)"
-    ),
     "django.contrib.sessions.middleware.SessionMiddleware": (
         "a sync-only middleware under Django's async handler (Django adapts it "
         "with sync_to_async)"
