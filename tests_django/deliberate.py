@@ -13,6 +13,13 @@ DELIBERATE: dict[str, str] = {}
 # hopped, matched by prefix). None of them is an ORM a-method: those run
 # natively. A hop not explained here shows as "unexplained" in RESULTS.md.
 HOP_NOTES: dict[str, str] = {
+    "django.dispatch.dispatcher.Signal.asend": (
+        "sync receivers of a signal sent with asend() (user_logged_in's "
+        "update_last_login, ...): Django runs them with sync_to_async, so they "
+        "use the worker thread's connection, outside the sender's "
+        "async_atomic block (open issue: running them natively also runs "
+        "Django's close_old_connections on the sender's connections)"
+    ),
     "django.contrib.sessions.middleware.SessionMiddleware": (
         "a sync-only middleware under Django's async handler (Django adapts it "
         "with sync_to_async)"

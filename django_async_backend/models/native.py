@@ -34,13 +34,6 @@ Inside the bridge, Django's ``Signal.send`` runs ``async def`` receivers with
 :func:`native_async_to_sync`, which awaits them through the bridge; tasks they
 start act for the calling task's connections until the call returns, so the
 receivers see (and join) its transaction.
-
-The other way round, ``Signal.asend`` (``alogin``'s ``user_logged_in``, ...)
-runs *sync* receivers with ``sync_to_async``. In a thread they would use that
-thread's connection: outside the caller's ``async_atomic`` block, blind to its
-uncommitted rows and waiting forever on its row locks. So the dispatcher's
-``sync_to_async`` is swapped too: they run in the bridge, as the sync
-receivers of ``send()`` called by any native a-method already do.
 """
 
 from __future__ import annotations
@@ -180,7 +173,6 @@ def install() -> None:
         if hasattr(module, "sync_to_async"):
             _swap(module_name, "sync_to_async", native_sync_to_async)
     _swap(DISPATCH_MODULE, "async_to_sync", native_async_to_sync)
-    _swap(DISPATCH_MODULE, "sync_to_async", native_sync_to_async)
 
 
 def uninstall() -> None:

@@ -10,7 +10,6 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django.db.models import ProtectedError, RestrictedError
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
-from django.dispatch import Signal
 from django.test.utils import override_settings
 
 from django_async_backend.db.transaction import async_atomic
@@ -184,26 +183,3 @@ async def test_async_receiver_sent_from_inside_the_bridge():
     finally:
         post_save.disconnect(receiver, sender=Author)
     assert seen == [True]  # the receiver saw the uncommitted row
-
-
-async def test_sync_receiver_of_asend_joins_the_transaction():
-    """``Signal.asend()`` runs sync receivers with ``sync_to_async``; natively
-    they run in the bridge, on the task's connection, inside its block (in a
-    thread they would miss the uncommitted row, or wait on its lock)."""
-    signal = Signal()
-    seen = []
-
-    def receiver(sender, author, **kwargs):
-        seen.append(Author.objects.filter(pk=author.pk).exists())
-        Author.objects.filter(pk=author.pk).update(name="renamed by receiver")
-
-    signal.connect(receiver)
-    try:
-        async with async_atomic():
-            author = await Author.objects.acreate(name="asend")
-            await signal.asend(sender=Author, author=author)
-            await author.arefresh_from_db()
-    finally:
-        signal.disconnect(receiver)
-    assert seen == [True]
-    assert author.name == "renamed by receiver"
