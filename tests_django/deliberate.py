@@ -9,9 +9,10 @@ from __future__ import annotations
 
 DELIBERATE: dict[str, str] = {}
 
-# Why the thread hops the native pass counts are there (by the function that
-# hopped, matched by prefix). None of them is an ORM a-method: those run
-# natively. A hop not explained here shows as "unexplained" in RESULTS.md.
+# Why the thread hops the native pass counts are there: keyed by a prefix of
+# the function that hopped, or "<function prefix> in <test id prefix>". None
+# of them is an ORM a-method: those run natively. A hop not explained here is
+# "unexplained": listed in RESULTS.md and the run fails.
 HOP_NOTES: dict[str, str] = {
     "django.dispatch.dispatcher.Signal.asend": (
         "sync receivers of a signal sent with asend() (user_logged_in's "
@@ -24,10 +25,12 @@ HOP_NOTES: dict[str, str] = {
         "a sync-only middleware under Django's async handler (Django adapts it "
         "with sync_to_async)"
     ),
-    "django.contrib.contenttypes.models.ContentTypeManager.get_for_model": (
+    "django.contrib.contenttypes.models.ContentTypeManager.get_for_model"
+    " in auth_tests.test_auth_backends.": (
         "the test itself calls sync_to_async(ContentType.objects.get_for_model)"
     ),
-    "django.db.models.query.QuerySet.create": (
+    "django.db.models.query.QuerySet.create"
+    " in async.test_async_queryset.AsyncQuerySetTest.test_acount_cached_result": (
         "the test itself calls sync_to_async(SimpleModel.objects.create)"
     ),
     "auth_tests.": (

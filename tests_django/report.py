@@ -66,16 +66,29 @@ def _minutes(seconds: float) -> str:
     return f"{minutes}m{seconds:02d}s"
 
 
-def _hop_note(function: str) -> str:
-    for prefix, note in HOP_NOTES.items():
-        if function.startswith(prefix):
+def hop_note(hop: dict[str, str]) -> str | None:
+    """Why a hop of the native pass is there (``HOP_NOTES``), or None."""
+    for key, note in HOP_NOTES.items():
+        function, _, test = key.partition(" in ")
+        if hop["function"].startswith(function) and hop["test"].startswith(test):
             return note
-    return "unexplained"
+    return None
+
+
+def unexplained_hops(result: PassResult) -> list[dict[str, str]]:
+    return [hop for hop in result.hops if hop_note(hop) is None]
+
+
+def _hops_table(result: PassResult) -> collections.Counter[tuple[str, str]]:
+    return collections.Counter(
+        (hop["function"], hop_note(hop) or "**unexplained**") for hop in result.hops
+    )
 
 
 def _pass_json(result: PassResult) -> dict[str, Any]:
     counts = result.counts()
     hops = collections.Counter(hop["function"] for hop in result.hops)
+    unexplained = unexplained_hops(result)
     return {
         "labels": result.labels,
         "command": " ".join(result.command[1:]),
@@ -93,6 +106,7 @@ def _pass_json(result: PassResult) -> dict[str, Any]:
         "returncode": result.returncode,
         "thread_hops": len(result.hops),
         "thread_hops_by_function": dict(hops.most_common()),
+        "unexplained_thread_hops": unexplained,
         "failing": {
             test: outcome
             for test, outcome in sorted(result.outcomes.items())
@@ -161,18 +175,19 @@ def write_results(
     lines.append("")
     if "native" in passes:
         native = passes["native"]
-        hops = collections.Counter(hop["function"] for hop in native.hops)
+        table = _hops_table(native)
         lines += [
             "## Thread hops in the native pass",
             "",
-            f"`sync_to_async` calls that ran a query: {len(native.hops)}.",
+            f"`sync_to_async` calls that ran a query: {len(native.hops)} "
+            f"({len(unexplained_hops(native))} unexplained).",
             "",
         ]
-        if hops:
+        if table:
             lines += ["| function that hopped | hops | why |", "|---|---|---|"]
             lines += [
-                f"| `{func}` | {count} | {_hop_note(func)} |"
-                for func, count in hops.most_common()
+                f"| `{func}` | {count} | {note} |"
+                for (func, note), count in table.most_common()
             ]
             lines.append("")
     lines += ["## Regressions (pass on stock, fail on ours)", ""]

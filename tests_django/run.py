@@ -29,7 +29,7 @@ from pathlib import Path
 import django
 
 from .passes import WORK, PassResult, run_pass, server_conninfo
-from .report import compare, split_deliberate, write_results
+from .report import compare, split_deliberate, unexplained_hops, write_results
 from .suite import async_modules, fetch_tests
 
 HERE = Path(__file__).resolve().parent
@@ -161,11 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     for item in regressions:
         print(f"REGRESSION [{item['pass']}] {item['test']}: {item['outcome']}")
         print("    " + item["detail"][-800:].replace("\n", "\n    "))
+    unexplained = unexplained_hops(passes["native"]) if "native" in passes else []
+    for hop in unexplained:
+        print(f"UNEXPLAINED THREAD HOP {hop['function']} in {hop['test']}")
     broken = [p.name for p in passes.values() if not p.complete]
     if broken:
         print(f"Passes that timed out or did not finish: {', '.join(broken)}")
     print(f"Results: {out / 'RESULTS.md'}")
-    return 1 if regressions or broken else 0
+    return 1 if regressions or broken or unexplained else 0
 
 
 if __name__ == "__main__":
