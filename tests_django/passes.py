@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["OUTCOMES", "PassResult", "run_pass"]
+__all__ = ["OUTCOMES", "PassResult", "load_pass", "run_pass"]
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(__file__).resolve().parent / "work"
@@ -135,6 +135,42 @@ def drop_leftover_databases(name: str) -> list[str]:
     return dropped
 
 
+def _read_hops(work: Path, result: PassResult) -> None:
+    for hop_file in sorted(work.glob("hops-*.jsonl")):
+        with hop_file.open() as file:
+            result.hops.extend(json.loads(line) for line in file if line.strip())
+
+
+def _save_summary(work: Path, result: PassResult) -> None:
+    summary = {
+        "command": result.command,
+        "labels": result.labels,
+        "seconds": result.seconds,
+        "returncode": result.returncode,
+        "timed_out": result.timed_out,
+        "log": result.log,
+    }
+    (work / "pass.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def load_pass(name: str) -> PassResult:
+    """A finished pass again, from what it left in ``work/<name>/``."""
+    work = WORK / name
+    summary = json.loads((work / "pass.json").read_text())
+    result = PassResult(
+        name=name,
+        command=summary["command"],
+        labels=summary["labels"],
+        seconds=summary["seconds"],
+        returncode=summary["returncode"],
+        timed_out=summary["timed_out"],
+        log=summary["log"],
+    )
+    _EventReader(work / "events.jsonl", result).read()
+    _read_hops(work, result)
+    return result
+
+
 def _format_seconds(seconds: float) -> str:
     minutes, seconds = divmod(int(seconds), 60)
     return f"{minutes}m{seconds:02d}s"
@@ -153,7 +189,7 @@ def run_pass(
     """Run ``runtests.py`` with ``tests_django.settings.<name>``."""
     work = WORK / name
     work.mkdir(parents=True, exist_ok=True)
-    for stale in work.glob("*.jsonl"):
+    for stale in [*work.glob("*.jsonl"), *work.glob("pass.json")]:
         stale.unlink()
     events = work / "events.jsonl"
     log = WORK / f"{name}.log"
@@ -219,9 +255,8 @@ def run_pass(
     dropped = drop_leftover_databases(name)
     if dropped:
         print(f"[{name}] dropped leftover databases: {', '.join(dropped)}")
-    for hop_file in sorted(work.glob("hops-*.jsonl")):
-        with hop_file.open() as file:
-            result.hops.extend(json.loads(line) for line in file if line.strip())
+    _read_hops(work, result)
+    _save_summary(work, result)
     state = "TIMED OUT" if result.timed_out else f"exit {result.returncode}"
     print(
         f"[{name}] {len(result.outcomes)}/{result.planned} tests in "

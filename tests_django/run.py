@@ -28,7 +28,7 @@ from pathlib import Path
 
 import django
 
-from .passes import WORK, PassResult, run_pass, server_conninfo
+from .passes import WORK, PassResult, load_pass, run_pass, server_conninfo
 from .report import compare, split_deliberate, unexplained_hops, write_results
 from .suite import async_modules, fetch_tests
 
@@ -85,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds per pass before it is killed (fast 900, full 3600)",
     )
     parser.add_argument("--command", help="the command to record in the results")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: compare the passes the last run left in "
+        "tests_django/work/ and write the results again",
+    )
     args = parser.parse_args(argv)
     mode_name = args.mode or "fast"
     timeout = args.timeout or (900.0 if mode_name == "fast" else 3600.0)
@@ -115,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     passes: dict[str, PassResult] = {}
     for name in ("ours", "stock", "native"):
         if name not in wanted:
+            continue
+        if args.report_only:
+            if (WORK / name / "pass.json").exists():
+                passes[name] = load_pass(name)
             continue
         if name == "native":
             if not native_labels:
