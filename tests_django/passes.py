@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,6 +34,7 @@ OUTCOMES = (
     "skipped",
 )
 _RANK = {name: rank for rank, name in enumerate(OUTCOMES)}
+_RAN = re.compile(r"^Ran (\d+) tests? in ", re.MULTILINE)
 
 
 @dataclass
@@ -57,12 +59,24 @@ class PassResult:
         return counts
 
     @property
+    def tests_run(self) -> int | None:
+        """``Ran N tests`` from the log: the runner reached its summary.
+
+        A crashed runner (a worker's unpicklable error broke the pool once)
+        or a killed one never prints it. The count of recorded outcomes can't
+        tell: a class whose ``setUpClass`` fails records one error for all
+        its tests.
+        """
+        try:
+            text = Path(self.log).read_text(errors="replace")
+        except OSError:
+            return None
+        match = _RAN.search(text)
+        return int(match.group(1)) if match else None
+
+    @property
     def complete(self) -> bool:
-        return (
-            not self.timed_out
-            and self.planned is not None
-            and len(self.outcomes) >= self.planned
-        )
+        return not self.timed_out and self.tests_run is not None
 
 
 class _EventReader:

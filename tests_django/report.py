@@ -93,6 +93,7 @@ def _pass_json(result: PassResult) -> dict[str, Any]:
         "labels": result.labels,
         "command": " ".join(result.command[1:]),
         "planned": result.planned,
+        "tests_run": result.tests_run,
         "tests": counts["tests"],
         "passed": counts["passed"],
         "failed": counts["failed"],
