@@ -34,22 +34,29 @@ from .suite import async_modules, fetch_tests
 
 HERE = Path(__file__).resolve().parent
 
-# Fast mode: the modules that exercise the database layer hardest.
+# Fast mode: the modules that exercise the database layer hardest, and (for
+# the native pass) the async ORM, auth and sessions.
 FAST_MODULES = [
+    "aggregation",
     "async",
+    "auth_tests",
     "backends",
     "basic",
     "bulk_create",
     "delete",
+    "expressions",
     "generic_relations",
     "get_or_create",
     "many_to_many",
     "many_to_one",
+    "model_fields",
     "prefetch_related",
     "queries",
     "select_for_update",
     "select_related",
+    "sessions_tests",
     "signals",
+    "test_client",
     "transaction_hooks",
     "transactions",
     "update",
