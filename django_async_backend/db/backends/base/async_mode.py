@@ -18,13 +18,17 @@ usual error. ``DJANGO_ALLOW_ASYNC_UNSAFE`` is never touched.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
+import sys
 import time
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
+from django.utils import asyncio as django_asyncio
 from django.utils.asyncio import async_unsafe
 
 from .... import conf
@@ -59,19 +63,83 @@ def _innermost(func: Any) -> Any:
     return inner
 
 
-def _pass_guard(owner: type, name: str) -> Callable[..., Any]:
-    # The guarded method is looked up at call time, so that code patching
-    # Django's base class later (pytest-django's database blocker, for one)
-    # still sees its patch apply to this ENGINE.
-    def method(self: AsyncModeMixin, *args: Any, **kwargs: Any) -> Any:
-        bound = getattr(super(owner, self), name)
-        if self._bridge_may_pass() and in_bridge():
-            return _innermost(bound.__func__)(self, *args, **kwargs)
-        return bound(*args, **kwargs)
+def _guard_sees_loop() -> asyncio.AbstractEventLoop:
+    """``get_running_loop`` as Django's ``@async_unsafe`` guard sees it.
 
-    method.__name__ = name
-    method.__qualname__ = f"{owner.__qualname__}.{name}"
+    The guard calls ``get_running_loop()`` through its module's globals, so
+    this replaces that one name there. It answers "no running loop" only for
+    a guard called inside the bridge on a wrapper that may pass (async mode,
+    or lending its transaction); everything else gets the real answer.
+
+    :class:`_PassableGuard` already skips the guard on this ENGINE's methods (the
+    hot path, with no frame to inspect). This catches the guarded functions
+    it cannot see: Django's own methods called through ``super()`` from an
+    override, and functions patched onto Django's base class after our class
+    was built (Django's test cases wrap ``ensure_connection``, keeping the
+    guarded original inside their patch).
+    """
+    loop = asyncio.get_running_loop()
+    if in_bridge():
+        guard = sys._getframe(1)
+        if guard.f_code is _GUARD_CODE:
+            args = guard.f_locals.get("args")
+            target = args[0] if args else None
+            if isinstance(target, AsyncModeMixin) and target._bridge_may_pass():
+                raise RuntimeError("no running event loop")
+    return loop
+
+
+def _install_guard_hook() -> None:
+    if django_asyncio.get_running_loop is not _guard_sees_loop:
+        django_asyncio.get_running_loop = _guard_sees_loop
+
+
+_passing_cache: dict[Any, Callable[..., Any]] = {}
+
+
+def _passing(func: Any) -> Callable[..., Any]:
+    """``func`` (guarded) as a method that passes its guard when it may."""
+    method = _passing_cache.get(func)
+    if method is None:
+        inner = _innermost(func)
+
+        def method(self: AsyncModeMixin, *args: Any, **kwargs: Any) -> Any:
+            if self._bridge_may_pass() and in_bridge():
+                return inner(self, *args, **kwargs)
+            return func(self, *args, **kwargs)
+
+        method.__name__ = func.__name__
+        method.__qualname__ = func.__qualname__
+        method.__doc__ = func.__doc__
+        _passing_cache[func] = method
     return method
+
+
+class _PassableGuard:
+    """Stands for a guarded method Django's wrapper defines.
+
+    The method is looked up on Django's classes each time the attribute is
+    read, exactly when a stock wrapper would look it up: code that patches
+    Django's base class later (pytest-django's database blocker, Django's own
+    tests with ``mock.patch``) sees its patch apply to this ENGINE, and a
+    bound method taken before the patch keeps calling the original, as on a
+    stock wrapper. A guarded function read this way comes back able to pass
+    its guard (the hot path: no frame inspection); anything else (a patch,
+    a mock) comes back as it is.
+    """
+
+    def __init__(self, owner: type, name: str) -> None:
+        self._owner = owner
+        self._name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return getattr(super(self._owner, owner), self._name)
+        bound = getattr(super(self._owner, instance), self._name)
+        func = getattr(bound, "__func__", None)
+        if func is None or not _is_guarded(func):
+            return bound
+        return types.MethodType(_passing(func), instance)
 
 
 def unguarded(method: Any) -> Callable[..., Any]:
@@ -129,9 +197,10 @@ class AsyncModeMixin:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        _install_guard_hook()
         for name in dir(cls):
             if _is_guarded(inspect.getattr_static(cls, name, None)):
-                setattr(cls, name, _pass_guard(cls, name))
+                setattr(cls, name, _PassableGuard(cls, name))
 
     # -- modes ---------------------------------------------------------------
 

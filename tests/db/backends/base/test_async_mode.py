@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+from unittest import mock
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.exceptions import SynchronousOnlyOperation
-from django.db import connections
+from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from django_async_backend.db import async_connections
 from django_async_backend.db.bridge import greenlet_spawn
@@ -77,3 +80,76 @@ async def test_sync_code_in_a_thread_is_stock_django():
 
     assert await asyncio.to_thread(sync_side) == 1
     assert await Book.objects.acount() == 1
+
+
+async def test_guarded_function_patched_onto_djangos_base_class_passes():
+    """Django's test cases replace ``BaseDatabaseWrapper.ensure_connection``
+    with a function that calls the guarded original: inside the bridge, on
+    the task's wrapper, that original passes its guard too."""
+    original = BaseDatabaseWrapper.ensure_connection
+
+    def patched(self, *args, **kwargs):
+        return original(self, *args, **kwargs)
+
+    BaseDatabaseWrapper.ensure_connection = patched
+    try:
+
+        def inside():
+            wrapper = connections["default"]
+            wrapper.ensure_connection()
+            return wrapper.connection is not None
+
+        assert await async_connections["default"]._run(inside)
+
+        thread_wrapper = connections["default"]  # outside the bridge: per thread
+        with pytest.raises(SynchronousOnlyOperation):
+            await greenlet_spawn(thread_wrapper.ensure_connection)
+    finally:
+        BaseDatabaseWrapper.ensure_connection = original
+
+
+async def test_lent_transaction_serves_the_async_orm():
+    """Sync code in a transaction calling async code (``async_to_sync``): the
+    a-methods run on the sync wrapper's connection, and Django's guarded
+    ``create_cursor``, reached through ``super()``, passes for it."""
+
+    async def count():
+        return await Book.objects.acount()
+
+    def sync_side():
+        with transaction.atomic():
+            Book.objects.create(title="uncommitted")
+            seen = async_to_sync(count)()
+            transaction.set_rollback(True)
+        connections["default"].close()
+        return seen
+
+    assert await asyncio.to_thread(sync_side) == 1
+    assert await Book.objects.acount() == 0
+
+
+async def test_bound_method_taken_before_a_patch_keeps_the_original():
+    """As on a stock wrapper: a method read before Django's base class is
+    patched still calls the original (Django's own suite patches
+    ``ensure_connection`` with a side effect that calls the real one)."""
+
+    def sync_side():
+        wrapper = connections["default"]
+        real = wrapper.ensure_connection
+        calls = []
+
+        def side_effect():
+            calls.append("patched")
+            real()
+
+        with mock.patch.object(
+            BaseDatabaseWrapper, "ensure_connection", side_effect=side_effect
+        ):
+            wrapper.ensure_connection()
+        opened = wrapper.connection is not None
+        wrapper.close()
+        return calls, opened
+
+    # Before the fix: RecursionError (the method re-read the patched one).
+    calls, opened = await asyncio.to_thread(sync_side)
+    assert calls and opened
