@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 CONTENDER = os.environ.get("BENCH_CONTENDER", "stock_sync")
-POOL = {"min_size": 4, "max_size": int(os.environ.get("BENCH_POOL_MAX", "20"))}
+POOL = {"min_size": 1, "max_size": int(os.environ.get("BENCH_POOL_MAX", "20"))}
 
 SECRET_KEY = "benchmarks-only"
 USE_TZ = True

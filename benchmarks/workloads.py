@@ -114,6 +114,7 @@ def orm_async(*, native_atomic: bool) -> dict[str, AsyncWork]:
 
 def upstream() -> dict[str, AsyncWork]:
     from django.db.models import F
+
     from django_async_backend.db.transaction import async_atomic
 
     from .app.models import Author, Book, Entry
