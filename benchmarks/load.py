@@ -27,6 +27,7 @@ class Measurement:
     rps: float
     p50_ms: float
     p99_ms: float
+    max_ms: float
     cpu_ms_per_request: float
     peak_rss_mib: float
     errors: int
@@ -70,14 +71,16 @@ def _measurement(window: _Window, elapsed: float, cpu: float) -> Measurement:
     if count:
         p50 = statistics.median(latencies)
         p99 = latencies[min(count - 1, int(count * 0.99))]
+        worst = latencies[-1]
     else:
-        p50 = p99 = float("nan")
+        p50 = p99 = worst = float("nan")
     return Measurement(
         requests=count,
         seconds=round(elapsed, 3),
         rps=count / elapsed,
         p50_ms=p50 * 1000,
         p99_ms=p99 * 1000,
+        max_ms=worst * 1000,
         cpu_ms_per_request=cpu * 1000 / count if count else float("nan"),
         # Linux reports ru_maxrss in KiB.
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -116,6 +116,7 @@ def aggregate(rows: list[dict[str, Any]], key: tuple[str, ...]) -> dict[Any, Any
             "rps": statistics.mean(r["rps"] for r in group),
             "p50_ms": statistics.mean(r["p50_ms"] for r in group),
             "p99_ms": statistics.mean(r["p99_ms"] for r in group),
+            "max_ms": max(r.get("max_ms", 0.0) for r in group),
             "cpu": statistics.mean(
                 r.get("cpu_ms_per_request", r.get("server_cpu_ms_per_request", 0))
                 for r in group
@@ -235,8 +236,8 @@ def workload_sections(cells: dict[Any, Any], concurrencies: list[int]) -> list[s
             f"![{workload}](plots/{workload}.png)",
             "",
             "| Contender | c | req/s | vs stock async | vs ceiling | p50 ms | p99 ms "
-            "| CPU ms/req | peak RSS MiB | server conns | errors |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| max ms | CPU ms/req | peak RSS MiB | server conns | errors |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for concurrency in concurrencies:
             stock = _ok(cells.get((workload, concurrency, "stock_async")))
@@ -248,7 +249,7 @@ def workload_sections(cells: dict[Any, Any], concurrencies: list[int]) -> list[s
                 if cell["failure"]:
                     lines.append(
                         f"| {contender} | {concurrency} | {cell['failure']} "
-                        "| | | | | | | | all rounds |"
+                        "| | | | | | | | | all rounds |"
                     )
                     continue
                 lines.append(
@@ -256,7 +257,8 @@ def workload_sections(cells: dict[Any, Any], concurrencies: list[int]) -> list[s
                     f"| {_ratio(cell['rps'], stock and stock['rps'])} "
                     f"| {_ratio(cell['rps'], ceiling and ceiling['rps'])} "
                     f"| {cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} "
-                    f"| {cell['cpu']:.3f} | {cell['rss']:.0f} | {cell['conns']} "
+                    f"| {cell['max_ms']:.0f} | {cell['cpu']:.3f} "
+                    f"| {cell['rss']:.0f} | {cell['conns']} "
                     f"| {cell['errors'] + cell['failed_rounds']} |"
                 )
         lines.append("")
@@ -348,7 +350,8 @@ def plots(cells: dict[Any, Any], concurrencies: list[int], out: Path) -> None:
         ax.set_ylim(bottom=0)
         ax.set_title(f"{workload}: {WORKLOAD_LABELS[workload].replace('`', '')}")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(out / f"{workload}.png", dpi=110)
         plt.close(fig)

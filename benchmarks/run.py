@@ -110,6 +110,7 @@ FAILED = {
     "rps": 0.0,
     "p50_ms": float("nan"),
     "p99_ms": float("nan"),
+    "max_ms": float("nan"),
     "cpu_ms_per_request": float("nan"),
     "peak_rss_mib": float("nan"),
     "errors": 1,
@@ -132,7 +133,7 @@ def run_client(
     sampler = ConnectionSampler(database) if sample else None
     if sampler:
         sampler.__enter__()
-    budget = sum(cell["warmup"] + cell["duration"] for cell in cells) + 60
+    budget = sum(cell["warmup"] + cell["duration"] for cell in cells) + 30
     try:
         done = subprocess.run(
             command,
@@ -217,6 +218,7 @@ def run_matrix(args: argparse.Namespace, database: str) -> list[dict[str, Any]]:
                     log(
                         f"{workload:8} c={concurrency:<3} {contender:11} "
                         f"{row['rps']:8.0f} req/s  p99 {row['p99_ms']:6.1f} ms  "
+                        f"max {row['max_ms']:6.0f} ms  "
                         f"cpu {row['cpu_ms_per_request']:.3f} ms/req  "
                         f"conns {row['server_connections']}"
                     )

@@ -40,3 +40,10 @@ DATABASES = {
 INSTALLED_APPS = ["benchmarks.app"]
 if CONTENDER in ("ours", "upstream"):
     INSTALLED_APPS.insert(0, "django_async_backend")
+
+# A knob for experiments (see profile.md): how long a finished task's pooled
+# connection is kept for the next task; our ENGINE's default is 2.0 s.
+if "BENCH_KEEP_CONNECTION_SECONDS" in os.environ:
+    ASYNC_BACKEND_KEEP_CONNECTION_SECONDS = float(
+        os.environ["BENCH_KEEP_CONNECTION_SECONDS"]
+    )
