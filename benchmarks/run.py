@@ -270,11 +270,17 @@ def main(argv: list[str]) -> None:
         results = run_matrix(args, args.database)
     finally:
         drop_database(args.database)
-    e2e_results = e2e.run(args) if args.e2e else []
+    args.out.mkdir(parents=True, exist_ok=True)
+    raw: dict[str, Any] = {"meta": meta, "cells": results, "e2e": []}
+    (args.out / "results.json").write_text(json.dumps(raw, indent=1))
+    if args.e2e:
+        try:
+            raw["e2e"] = e2e.run(args)
+        except Exception as exc:  # keep the matrix's results
+            log(f"end-to-end run failed: {exc!r}")
+            meta["e2e_error"] = repr(exc)
     meta["runtime_seconds"] = round(time.time() - started)
     meta["load_end"] = report.loadavg()
-    args.out.mkdir(parents=True, exist_ok=True)
-    raw = {"meta": meta, "cells": results, "e2e": e2e_results}
     (args.out / "results.json").write_text(json.dumps(raw, indent=1))
     report.write(raw, args.out)
     log(f"done in {meta['runtime_seconds']} s: {args.out / 'RESULTS.md'}")

@@ -115,7 +115,7 @@ def wrk(port: int, seconds: float, connections: int, books: int) -> dict[str, fl
             "wrk",
             "-t1",
             f"-c{connections}",
-            f"-d{seconds}s",
+            f"-d{max(1, round(seconds))}s",
             "--latency",
             "-s",
             str(HERE / "random_book.lua"),
