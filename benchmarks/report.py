@@ -1,8 +1,12 @@
 """RESULTS.md and the plots, from the run's raw results (``results.json``).
 
+    python -m benchmarks.report [directory]    # re-render from results.json
+
+
 Rounds of a cell are averaged (requests/s, latencies, CPU per request); peak
 RSS and server connections are the maximum over rounds. ``profile.md``, the
-hand-written account of profiling, is included at the end.
+hand-written account of profiling, is included at the end, and
+``summary.md`` (the reading of a run, hand-written) after the header.
 """
 
 from __future__ import annotations
@@ -275,7 +279,8 @@ def e2e_section(rows: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]:
         "",
         "`/api/books/<random pk>/` of `examples/` (3 queries: the book with its "
         "author, its tags, its open loans), loaded by `wrk -t1 "
-        f"-c{meta['e2e_connections']} -d{meta['e2e_duration']}s` (a separate "
+        f"-c{meta['e2e_connections']} -d{max(1, round(meta['e2e_duration']))}s` "
+        "(a separate "
         "process) after a 1 s warm-up. ours and stock async: uvicorn, one "
         "worker, Django's ASGI handler; stock sync: gunicorn, one gthread "
         "worker with 32 threads, a sync twin of the view. Pool max 10 (the "
@@ -362,6 +367,9 @@ def write(raw: dict[str, Any], out: Path) -> None:
     cells = aggregate(raw["cells"], ("workload", "concurrency", "contender"))
     concurrencies = sorted({k[1] for k in cells})
     lines = header(meta)
+    summary = out / "summary.md"
+    if summary.exists():
+        lines += [summary.read_text().rstrip(), ""]
     target_c = 32 if 32 in concurrencies else max(concurrencies)
     lines += targets_section(cells, target_c)
     lines += cpu_section(cells, concurrencies)

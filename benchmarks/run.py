@@ -228,7 +228,7 @@ def run_matrix(args: argparse.Namespace, database: str) -> list[dict[str, Any]]:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="benchmarks.run", description=__doc__)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--warmup", type=float, default=0.5)
+    parser.add_argument("--warmup", type=float, default=0.75)
     parser.add_argument("--duration", type=float, default=1.5)
     parser.add_argument(
         "--concurrency",
