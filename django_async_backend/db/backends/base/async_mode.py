@@ -243,6 +243,15 @@ class AsyncModeMixin:
         """Whether a kept connection may serve a new task (no I/O)."""
         raise NotImplementedError
 
+    def _others_wait_for_connection(self) -> bool:
+        """Whether other tasks are queued for a connection like this one.
+
+        Then it goes back to its pool, which hands it to the task that has
+        waited longest, instead of to whichever task asks next: keeping it
+        would let new requests overtake queued ones indefinitely.
+        """
+        return False
+
     def _driver_state(self) -> str:
         """``"idle"``, ``"transaction"``, ``"active"`` or ``"broken"``."""
         raise NotImplementedError
@@ -279,7 +288,10 @@ class AsyncModeMixin:
         ):
             return False
         if self._pooled:
-            if conf.keep_connection_seconds() == 0:
+            if (
+                conf.keep_connection_seconds() == 0
+                or self._others_wait_for_connection()
+            ):
                 return False
         else:
             if self.settings_dict["CONN_MAX_AGE"] == 0:

@@ -12,7 +12,10 @@ event loop and alias, and the next task picks it up:
   connection that sits on the list longer than
   ``ASYNC_BACKEND_KEEP_CONNECTION_SECONDS`` (2 by default) goes back to
   psycopg's pool, so the pool's own idle and lifetime management (and
-  its statistics) hold whenever load drops;
+  its statistics) hold whenever load drops. While tasks are queued at the
+  pool (it is exhausted), nothing is kept: a released connection goes back
+  to the pool, which hands it to the task that has waited longest, so new
+  requests cannot overtake queued ones (first come, first served);
 * with its **persistent** connection attached (``CONN_MAX_AGE``, no pool),
   until ``close_at``: Django's persistent connections, per event loop instead
   of per thread;
@@ -110,6 +113,8 @@ def take(alias: str, settings_dict: dict) -> AsyncDatabaseWrapper | None:
             sync.settings_dict is not settings_dict  # the alias was reconfigured
             or sync._kept_connection_expired(now - kept_at, keep)
             or (sync.connection is not None and not sync._kept_connection_ok())
+            # Tasks queued at the pool come first: hand them the connection.
+            or (sync.connection is not None and sync._others_wait_for_connection())
         ):
             _discard(face)
             continue

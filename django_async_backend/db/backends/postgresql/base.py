@@ -84,6 +84,11 @@ class DatabaseWrapper(AsyncModeMixin, PostgreSQLWrapper):
             return "transaction"
         return "broken"
 
+    def _others_wait_for_connection(self) -> bool:
+        adapter = self.connection
+        pool = adapter.pool if adapter is not None else None
+        return pool is not None and pool.has_waiters()
+
     def _kept_connection_ok(self) -> bool:
         raw = self.connection.raw
         if server_closed(raw):

@@ -390,6 +390,10 @@ class AwaitingPool:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.raw, name)
 
+    def has_waiters(self) -> bool:
+        """Whether tasks are queued for a connection (the pool is exhausted)."""
+        return bool(self.raw.get_stats().get("requests_waiting"))
+
     def open(self, wait: bool = False, timeout: float = 30.0) -> None:
         if self.raw.closed:
             await_only(self.raw.open(wait=wait, timeout=timeout))

@@ -228,3 +228,39 @@ async def test_dirty_connections_are_not_kept():
         assert kept_count() == 0
         assert await request()  # the next task works on a clean connection
         await async_connections.close_pools()
+
+
+async def test_tasks_queued_at_the_pool_are_served_before_newer_ones():
+    # One pooled connection: ``first`` holds it and ``queued`` waits at the
+    # pool. When ``first`` ends, its connection must go to ``queued`` (the
+    # pool's first come, first served), not be kept for ``newer``, a task
+    # started after ``queued`` (which would let new requests overtake
+    # queued ones for as long as they keep coming).
+    with pooled(min_size=1, max_size=1, timeout=10):
+        finished: list[str] = []
+        first_connected = asyncio.Event()
+        release_first = asyncio.Event()
+
+        async def first():
+            async with async_connections["default"].cursor() as cursor:
+                await cursor.execute("SELECT 1")
+            first_connected.set()
+            await release_first.wait()
+            finished.append("first")
+
+        async def query(name: str):
+            async with async_connections["default"].cursor() as cursor:
+                await cursor.execute("SELECT 1")
+            finished.append(name)
+
+        holder = asyncio.create_task(first())
+        await first_connected.wait()
+        queued = asyncio.create_task(query("queued"))
+        while pool_stats().get("requests_waiting", 0) == 0:
+            await asyncio.sleep(0.01)
+        release_first.set()
+        await holder
+        newer = asyncio.create_task(query("newer"))
+        await asyncio.gather(queued, newer)
+        assert finished == ["first", "queued", "newer"]
+        await async_connections.close_pools()

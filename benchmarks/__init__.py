@@ -1,0 +1,1 @@
+"""Benchmarks: our native async ORM path beside every alternative (see README.md)."""
