@@ -128,18 +128,21 @@ def _server_params() -> dict[str, str]:
 
 
 def drop_leftover_databases(name: str) -> list[str]:
-    """Drop the test databases a killed pass left (``dab_td_<name>...``)."""
+    """Drop the test databases a killed pass left (``<prefix><name>...``)."""
     import psycopg
     import psycopg.sql
 
-    pattern = f"dab\\_td\\_{name}%"
+    from .settings.common import database_prefix
+
+    base = f"{database_prefix()}{name}"
+    pattern = base.replace("_", "\\_") + "%"
     with psycopg.connect(server_conninfo(), autocommit=True) as connection:
         rows = connection.execute(
             "SELECT datname FROM pg_database WHERE datname LIKE %s", [pattern]
         ).fetchall()
         dropped = []
         for (database,) in rows:
-            if database == f"dab_td_{name}" or database.startswith(f"dab_td_{name}_"):
+            if database == base or database.startswith(f"{base}_"):
                 connection.execute(
                     psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                         psycopg.sql.Identifier(database)
