@@ -3,8 +3,8 @@
 The source distribution is the one artefact that ships ``tests/`` for exactly
 the release installed, with no git clone. It is downloaded once from a PEP 503
 simple index (``DAB_TD_INDEX``, default PyPI), checked against the sha256 the
-index publishes, and its ``tests/`` directory (with ``docs/_ext/``, which one
-test imports) extracted under ``tests_django/.cache/``.
+index publishes, and its ``tests/`` directory extracted under
+``tests_django/.cache/``.
 """
 
 from __future__ import annotations
@@ -76,24 +76,18 @@ def _download(version: str, index: str) -> Path:
     return archive
 
 
-# The suite, and the docs' Sphinx extensions that sphinx.test_github_links
-# imports.
-_DOCS_EXTENSIONS = "docs/_ext"
-_EXTRACTED = ("tests", _DOCS_EXTENSIONS)
-
-
 def fetch_tests(version: str, index: str = DEFAULT_INDEX) -> Path:
     """The ``tests/`` directory of Django ``version``'s sdist (cached)."""
     target = CACHE / f"django-{version}"
     tests = target / "tests"
-    if (tests / "runtests.py").exists() and (target / _DOCS_EXTENSIONS).is_dir():
+    if (tests / "runtests.py").exists():
         return tests
     archive = _download(version, index)
-    prefixes = tuple(f"django-{version}/{part}/" for part in _EXTRACTED)
+    prefix = f"django-{version}/tests/"
     staging = CACHE / f"django-{version}.extracting"
     shutil.rmtree(staging, ignore_errors=True)
     with tarfile.open(archive) as tar:
-        members = [m for m in tar.getmembers() if m.name.startswith(prefixes)]
+        members = [m for m in tar.getmembers() if m.name.startswith(prefix)]
         tar.extractall(staging, members=members, filter="data")
     shutil.rmtree(target, ignore_errors=True)
     (staging / f"django-{version}").rename(target)
