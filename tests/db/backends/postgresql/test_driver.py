@@ -112,6 +112,23 @@ async def proxied() -> (
         await proxy.close()
 
 
+async def goodbye_arrived(
+    raw: psycopg.AsyncConnection[Any], proxy: EndHoldingProxy
+) -> None:
+    """Wait until the server's goodbye is on the client's socket.
+
+    The server has ended its side; the proxy never passes that on, so the
+    socket stays open with only the goodbye to read.
+    """
+    await asyncio.wait_for(proxy.server_ended.wait(), 10)
+    poller = select.poll()
+    poller.register(raw.pgconn.socket, select.POLLIN)
+    for _ in range(100):
+        if poller.poll(0):
+            return
+        await asyncio.sleep(0.01)
+
+
 def test_open_idle_connection_is_not_closed():
     asyncio.run(open_idle_connection_is_not_closed())
 
@@ -133,15 +150,7 @@ async def goodbye_before_end_of_stream_counts_as_closed() -> None:
         pid = row[0]
         with admin_connection() as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-        await asyncio.wait_for(proxy.server_ended.wait(), 10)
-        # The goodbye has reached the client's socket; its end of stream never
-        # will.
-        poller = select.poll()
-        poller.register(raw.pgconn.socket, select.POLLIN)
-        for _ in range(100):
-            if poller.poll(0):
-                break
-            await asyncio.sleep(0.01)
+        await goodbye_arrived(raw, proxy)
         assert server_closed(raw)
 
 
@@ -175,13 +184,7 @@ async def engine_connections_watch_for_the_goodbye() -> None:
         raw = connection.sync_wrapper.connection.raw
         with admin_connection() as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", [row[0]])
-        await asyncio.wait_for(proxy.server_ended.wait(), 10)
-        poller = select.poll()
-        poller.register(raw.pgconn.socket, select.POLLIN)
-        for _ in range(100):
-            if poller.poll(0):
-                break
-            await asyncio.sleep(0.01)
+        await goodbye_arrived(raw, proxy)
         assert server_closed(raw)
         await connection.close()
     finally:
