@@ -13,7 +13,8 @@ always true inside the bridge. :class:`AsyncModeMixin` passes exactly those
 guards, and only for a wrapper in async mode (or lending its transaction, see
 :meth:`AsyncModeMixin._lend_to_async`) running inside the bridge. Everywhere
 else the guard stands: sync ORM calls from async code still raise Django's
-usual error. ``DJANGO_ALLOW_ASYNC_UNSAFE`` is never touched.
+usual error. Django's environment switch that turns every guard off is
+never set nor consulted.
 """
 
 from __future__ import annotations
