@@ -21,6 +21,13 @@ from django_async_backend.db.backends.sqlite3.driver import (
 
 from .helpers import eventually, query, standalone, worker_threads
 
+# A query only an interrupt ends; ``started()`` (registered by each test)
+# says it is running.
+ENDLESS = (
+    "WITH RECURSIVE c(x) AS (SELECT started() UNION ALL SELECT x + 1 FROM c) "
+    "SELECT count(*) FROM c"
+)
+
 
 def test_each_connection_has_its_own_thread_which_ends_with_it(tmp_path):
     async def main():
@@ -138,12 +145,6 @@ def test_errors_are_djangos_exception_classes(tmp_path):
 
 
 def test_cancelling_a_query_interrupts_it_and_leaves_the_connection_clean(tmp_path):
-    # An endless query: only an interrupt ends it.
-    endless = (
-        "WITH RECURSIVE c(x) AS (SELECT started() UNION ALL SELECT x + 1 FROM c) "
-        "SELECT count(*) FROM c"
-    )
-
     async def main():
         loop = asyncio.get_running_loop()
         started = asyncio.Event()
@@ -157,7 +158,7 @@ def test_cancelling_a_query_interrupts_it_and_leaves_the_connection_clean(tmp_pa
             conn.sync_wrapper.connection.create_function("started", 0, mark_started)
             await conn.set_autocommit(False)
             await query(conn, "INSERT INTO t VALUES (1)")
-            task = asyncio.create_task(query(conn, endless))
+            task = asyncio.create_task(query(conn, ENDLESS))
             await asyncio.wait_for(started.wait(), 10)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -211,11 +212,6 @@ def test_kept_connections_are_reused_with_conn_max_age(tmp_path):
 
 
 def test_a_cancelled_call_is_interrupted_and_the_next_one_runs(tmp_path):
-    endless = (
-        "WITH RECURSIVE c(x) AS (SELECT started() UNION ALL SELECT x + 1 FROM c) "
-        "SELECT count(*) FROM c"
-    )
-
     async def main():
         loop = asyncio.get_running_loop()
         started = asyncio.Event()
@@ -224,7 +220,7 @@ def test_a_cancelled_call_is_interrupted_and_the_next_one_runs(tmp_path):
             conn.raw.create_function(
                 "started", 0, lambda: loop.call_soon_threadsafe(started.set) and 1
             )
-            task = asyncio.create_task(conn.run(conn.raw.execute, endless))
+            task = asyncio.create_task(conn.run(conn.raw.execute, ENDLESS))
             await asyncio.wait_for(started.wait(), 10)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
