@@ -112,9 +112,14 @@ def take(alias: str, settings_dict: dict) -> AsyncDatabaseWrapper | None:
         if (
             sync.settings_dict is not settings_dict  # the alias was reconfigured
             or sync._kept_connection_expired(now - kept_at, keep)
-            or (sync.connection is not None and not sync._kept_connection_ok())
-            # Tasks queued at the pool come first: hand them the connection.
-            or (sync.connection is not None and sync._others_wait_for_connection())
+            or (
+                sync.connection is not None
+                and (
+                    not sync._kept_connection_ok()
+                    # Tasks queued at the pool come first: hand it to them.
+                    or sync._others_wait_for_connection()
+                )
+            )
         ):
             _discard(face)
             continue
