@@ -16,8 +16,13 @@ granularity:
 * a joiner whose frame has ended must not run at all: its work would land
   outside the transaction it was started in.
 
-The gate enforces exactly that. Waiting is FIFO-fair enough for this purpose:
-every waiter is woken whenever the state changes and re-checks its turn.
+The gate enforces exactly that, first come first served: when the turn is
+free, it goes to the longest-waiting user allowed to take it (the hand-off
+happens before that user resumes, so a newcomer cannot overtake it).
+
+Giving a connection back (to its pool, to the idle list) is one more user:
+each release takes the turn as a holder of its own (a :class:`Releaser`),
+ignoring frames, so two releases of one connection never overlap.
 """
 
 from __future__ import annotations
@@ -28,10 +33,18 @@ from typing import Any
 
 from django.db.transaction import TransactionManagementError
 
-__all__ = ["RELEASER", "ConnectionGate", "Frame"]
+__all__ = ["ConnectionGate", "Frame", "Releaser"]
 
-RELEASER = object()
-"""The holder used by connection clean-up; it ignores frames."""
+
+class Releaser:
+    """The holder of one release of a connection.
+
+    A new one per release: a shared holder would be re-entrant, and two
+    releases of the same connection (a request's end and its task's end,
+    say) could then both give the raw connection back.
+    """
+
+    __slots__ = ()
 
 
 class Frame:
@@ -58,6 +71,17 @@ class Frame:
         return f"<Frame alias={self.alias!r} {state}>"
 
 
+class _Waiter:
+    __slots__ = ("future", "holder", "joined")
+
+    def __init__(
+        self, holder: Any, joined: Frame | None, future: asyncio.Future[None]
+    ) -> None:
+        self.holder = holder
+        self.joined = joined
+        self.future = future
+
+
 class ConnectionGate:
     """Serialises the users of one connection (see the module docstring)."""
 
@@ -67,74 +91,114 @@ class ConnectionGate:
         self.holder: Any = None
         self.depth = 0
         self.frames: list[Frame] = []
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: list[_Waiter] = []
         # For a connection lent by sync code (see ``scope``): a callable telling
         # whether the sync transaction that joiners share is still open.
         self.base_frame_active: Callable[[], bool] | None = None
 
     # -- turn taking -------------------------------------------------------
 
-    def _allowed(self, scope: Any, joined: Frame | None) -> bool:
-        if self.holder is not None and self.holder is not scope:
-            return False
-        if scope is RELEASER or not self.frames:
+    def _allowed(self, holder: Any, joined: Frame | None) -> bool:
+        """Whether ``holder`` may take the free turn, as far as frames go."""
+        if isinstance(holder, Releaser) or not self.frames:
             return True
         top = self.frames[-1]
-        return top.owner is scope or top is joined
+        return top.owner is holder or top is joined
 
-    def check_joined(self, joined: Frame | None, alias: str) -> None:
-        """Raise if ``joined`` (the frame a task joined) has ended."""
+    def _joined_alive(self, joined: Frame | None) -> bool:
         if joined is None:
-            return
+            return True
         alive = joined.active
         if alive and self.base_frame_active is not None and joined.owner is None:
             alive = self.base_frame_active()
-        if not alive:
-            raise TransactionManagementError(
-                f"This task was started inside a transaction on database "
-                f"{alias!r} and shares that transaction's connection, but the "
-                f"transaction has ended: running this query would escape it. "
-                f"Await the task before the async_atomic() block ends, or run "
-                f"work that must not be part of the transaction under "
-                f"async_connections.independent_connection()."
-            )
+        return alive
 
-    def try_enter(self, scope: Any, joined: Frame | None) -> bool:
-        if self._allowed(scope, joined):
-            self.holder = scope
+    @staticmethod
+    def _escape_error(alias: str) -> TransactionManagementError:
+        return TransactionManagementError(
+            f"This task was started inside a transaction on database "
+            f"{alias!r} and shares that transaction's connection, but the "
+            f"transaction has ended: running this query would escape it. "
+            f"Await the task before the async_atomic() block ends, or run "
+            f"work that must not be part of the transaction under "
+            f"async_connections.independent_connection()."
+        )
+
+    def check_joined(self, joined: Frame | None, alias: str) -> None:
+        """Raise if ``joined`` (the frame a task joined) has ended."""
+        if not self._joined_alive(joined):
+            raise self._escape_error(alias)
+
+    @property
+    def waiting(self) -> int:
+        """How many users are queued for the turn."""
+        return len(self._waiters)
+
+    def try_enter(self, holder: Any, joined: Frame | None) -> bool:
+        """Take the turn now if possible (re-entrant for its holder)."""
+        if self.holder is holder:
             self.depth += 1
+            return True
+        # While the turn is free, no queued user is allowed to take it (it
+        # would have been handed over): taking it overtakes nobody.
+        if self.holder is None and self._allowed(holder, joined):
+            self.holder = holder
+            self.depth = 1
             return True
         return False
 
-    async def enter(self, scope: Any, joined: Frame | None, alias: str) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            self.check_joined(joined, alias)
-            if self.try_enter(scope, joined):
-                return
-            waiter = loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+    async def enter(self, holder: Any, joined: Frame | None, alias: str) -> None:
+        """Wait for the turn (first come, first served) and take it."""
+        self.check_joined(joined, alias)
+        if self.try_enter(holder, joined):
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(holder, joined, future)
+        self._waiters.append(waiter)
+        try:
+            await future
+        except BaseException:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            elif not future.cancelled() and future.exception() is None:
+                # Handed the turn, then cancelled before resuming: pass it on.
+                self.leave(holder)
+            raise
 
-    def leave(self, scope: Any) -> None:
-        if self.holder is not scope:
+    def leave(self, holder: Any) -> None:
+        """Give back one level of the turn; hand it on when fully released."""
+        if self.holder is not holder:
             return
         self.depth -= 1
         if self.depth == 0:
             self.holder = None
-            self._wake()
+            self._hand_over()
 
-    def _wake(self) -> None:
-        if not self._waiters:
+    def _hand_over(self) -> None:
+        """Give the free turn to the longest-waiting user allowed to take it.
+
+        Users whose joined frame has ended get their error instead. Other
+        users of the same holder (tasks acting for one scope) come along:
+        the turn is re-entrant for them.
+        """
+        if self.holder is not None:
             return
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        for waiter in list(self._waiters):
+            if waiter.future.done():
+                self._waiters.remove(waiter)
+            elif not self._joined_alive(waiter.joined):
+                self._waiters.remove(waiter)
+                alias = waiter.joined.alias if waiter.joined else "?"
+                waiter.future.set_exception(self._escape_error(alias))
+            elif self.holder is None and self._allowed(waiter.holder, waiter.joined):
+                self._waiters.remove(waiter)
+                self.holder = waiter.holder
+                self.depth = 1
+                waiter.future.set_result(None)
+            elif self.holder is not None and waiter.holder is self.holder:
+                self._waiters.remove(waiter)
+                self.depth += 1
+                waiter.future.set_result(None)
 
     # -- frames ------------------------------------------------------------
 
@@ -151,11 +215,11 @@ class ConnectionGate:
                 top.active = False
                 if top is frame:
                     break
-        self._wake()
+        self._hand_over()
 
     def end_all(self) -> None:
         """End every frame: the connection is going away."""
         for frame in self.frames:
             frame.active = False
         self.frames.clear()
-        self._wake()
+        self._hand_over()

@@ -152,20 +152,25 @@ class ConnectionScope:
             self.closed = True
         for alias in list(self.owned):
             face = self.faces[alias]
+            if close:
+                # Forget it first: a finished scope releases a face once.
+                self._forget(alias)
             start_eagerly(face._release(final=close))
         if close:
             for alias in list(self.joins):
-                face = self.faces.pop(alias)
-                del self.joins[alias]
-                face._unjoin()
+                self._forget(alias)._unjoin()
+
+    def _forget(self, alias: str) -> AsyncDatabaseWrapper:
+        self.owned.discard(alias)
+        self.joins.pop(alias, None)
+        return self.faces.pop(alias)
 
     async def aclose(self) -> None:
         """Release everything and wait until it is done."""
         self.closed = True
-        owned = [self.faces[alias] for alias in self.owned]
+        owned = [self._forget(alias) for alias in list(self.owned)]
         for alias in list(self.joins):
-            self.faces.pop(alias)._unjoin()
-        self.joins.clear()
+            self._forget(alias)._unjoin()
         results = await asyncio.gather(
             *(face._release(final=True) for face in owned), return_exceptions=True
         )

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from django.db.transaction import TransactionManagementError
 
-from django_async_backend.db.gate import RELEASER, ConnectionGate, Frame
+from django_async_backend.db.gate import ConnectionGate, Frame, Releaser
 
 OWNER, CHILD, OTHER = object(), object(), object()
 
@@ -40,8 +40,9 @@ def test_innermost_frame_decides():
     child_block = Frame(CHILD, "default", None)
     gate.push(child_block)
     assert not gate.try_enter(OWNER, None)  # waits for the child's block
-    assert gate.try_enter(RELEASER, None)  # clean-up ignores frames
-    gate.leave(RELEASER)
+    releaser = Releaser()
+    assert gate.try_enter(releaser, None)  # clean-up ignores frames
+    gate.leave(releaser)
 
 
 def test_ended_frame_fails_joiners_with_a_clear_error():
@@ -111,8 +112,62 @@ def test_cancelled_waiter_leaves_no_trace():
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert gate._waiters == []
+        assert gate.waiting == 0
         gate.leave(OWNER)
         assert gate.holder is None
+
+    asyncio.run(main())
+
+
+def test_a_free_turn_goes_to_the_longest_waiting_user_not_a_newcomer():
+    async def main():
+        gate = ConnectionGate()
+        first, second, newcomer = object(), object(), object()
+        assert gate.try_enter(OWNER, None)
+        order = []
+
+        async def wait(holder):
+            await gate.enter(holder, None, "default")
+            order.append(holder)
+            await asyncio.sleep(0)
+            gate.leave(holder)
+
+        tasks = [asyncio.create_task(wait(first)), asyncio.create_task(wait(second))]
+        await asyncio.sleep(0)
+        assert gate.waiting == 2
+        gate.leave(OWNER)
+        # Handed over before the waiter even resumes: nobody can overtake it.
+        assert gate.holder is first
+        assert not gate.try_enter(newcomer, None)
+        await asyncio.gather(*tasks)
+        assert order == [first, second]
+        assert gate.try_enter(newcomer, None)
+
+    asyncio.run(main())
+
+
+def test_two_releases_never_hold_the_turn_together():
+    gate = ConnectionGate()
+    one, two = Releaser(), Releaser()
+    assert gate.try_enter(one, None)
+    assert not gate.try_enter(two, None)
+    gate.leave(one)
+    assert gate.try_enter(two, None)
+
+
+def test_a_waiter_handed_the_turn_then_cancelled_passes_it_on():
+    async def main():
+        gate = ConnectionGate()
+        assert gate.try_enter(OWNER, None)
+        cancelled = asyncio.create_task(gate.enter(CHILD, None, "default"))
+        after = asyncio.create_task(gate.enter(OTHER, None, "default"))
+        await asyncio.sleep(0)
+        gate.leave(OWNER)  # CHILD is handed the turn...
+        assert gate.holder is CHILD
+        cancelled.cancel()  # ...and cancelled before it resumes
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        await after
+        assert gate.holder is OTHER and gate.depth == 1
 
     asyncio.run(main())

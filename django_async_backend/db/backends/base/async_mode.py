@@ -226,13 +226,14 @@ class AsyncModeMixin:
         """Install the async driver adapter (backend specific)."""
         raise NotImplementedError
 
-    async def _release_driver_connection(self) -> None:
+    async def _release_driver_connection(self, adapter: Any) -> None:
         """Clean the raw connection up and give it back (backend specific).
 
-        Called with the connection's gate held and ``self.connection`` set.
-        Must leave no query running and no transaction open, then return the
-        connection to its pool or close it. Must not raise for a broken
-        connection.
+        ``adapter`` is the driver adapter this wrapper's ``connection`` held;
+        it has already been detached (``self.connection`` is None), and the
+        connection's gate is held by this release alone. Must leave no query
+        running and no transaction open, then return the connection to its
+        pool or close it. Must not raise for a broken connection.
         """
         raise NotImplementedError
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from django.db.transaction import TransactionManagementError
 
 from ...bridge import greenlet_spawn
-from ...gate import RELEASER, ConnectionGate, Frame
+from ...gate import ConnectionGate, Frame, Releaser
 from ...scope import ConnectionScope, current_scope, open_frames
 from . import idle
 from .cursor import AsyncCursorContext
@@ -349,10 +349,14 @@ class AsyncDatabaseWrapper:
             return
         if final:
             gate.end_all()
-        if not gate.try_enter(RELEASER, None):
-            await gate.enter(RELEASER, None, sync.alias)
+        # Exclusive: a release waits for the one before it, and finds the
+        # connection already detached if that one gave it back.
+        releaser = Releaser()
+        if not gate.try_enter(releaser, None):
+            await gate.enter(releaser, None, sync.alias)
         try:
-            if sync.connection is not None:
+            adapter = sync.connection
+            if adapter is not None:
                 keep = (
                     final
                     and reuse
@@ -360,12 +364,13 @@ class AsyncDatabaseWrapper:
                     and await sync._tidy_for_reuse()
                 )
                 if not keep:
-                    try:
-                        await sync._release_driver_connection()
-                    finally:
-                        sync._reset_transaction_state()
+                    # Detach before giving it back: from here on nothing on
+                    # this object can reach the raw connection, which the
+                    # pool may hand to another task as soon as it has it.
+                    sync._reset_transaction_state()
+                    await sync._release_driver_connection(adapter)
         finally:
-            gate.leave(RELEASER)
+            gate.leave(releaser)
         if final and reuse and self._reusable():
             idle.put(self)
 
@@ -376,7 +381,7 @@ class AsyncDatabaseWrapper:
             self._lent
             or gate.holder is not None
             or gate.frames
-            or gate._waiters
+            or gate.waiting
             or self._sync.execute_wrappers
         )
 

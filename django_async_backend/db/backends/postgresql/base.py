@@ -113,8 +113,7 @@ class DatabaseWrapper(AsyncModeMixin, PostgreSQLWrapper):
             return False
         return self._driver_state() == "idle"
 
-    async def _release_driver_connection(self) -> None:
-        adapter = self.connection
+    async def _release_driver_connection(self, adapter: Any) -> None:
         raw = adapter.raw
         for cursor in adapter.pending_closes:
             try:

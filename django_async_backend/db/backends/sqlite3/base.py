@@ -123,7 +123,7 @@ class DatabaseWrapper(AsyncModeMixin, SQLiteWrapper):
         # health check (CONN_HEALTH_CHECKS) runs a query before first use.
         return not self.connection.raw.closed
 
-    async def _release_driver_connection(self) -> None:
-        raw: AsyncConnection = self.connection.raw
+    async def _release_driver_connection(self, adapter: Any) -> None:
+        raw: AsyncConnection = adapter.raw
         with contextlib.suppress(Exception):  # a broken connection is gone anyway
             await raw.close()
