@@ -189,7 +189,9 @@ async def test_a_client_that_goes_away_leaves_nothing_behind(
         await asyncio.wait_for(request, 10)
         # The query was cancelled, the transaction rolled back, and the
         # connection is back where it belongs.
-        assert await observer.settle(lambda o: not any("pg_sleep" in b[2] for b in o.busy()))
+        assert await observer.settle(
+            lambda o: not any("pg_sleep" in b[2] for b in o.busy())
+        )
         assert await busy_on_server(observer) == []
         assert await observer.settle(all_back)
         assert not await Author.objects.filter(name="never committed").aexists()
