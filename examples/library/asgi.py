@@ -15,6 +15,6 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "library.settings")
 
-from django_async_backend.handlers.asgi import get_asgi_application  # noqa: E402
+from django_async_backend.handlers.asgi import get_asgi_application
 
 application = get_asgi_application()

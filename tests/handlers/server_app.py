@@ -13,7 +13,7 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.handlers.server_settings")
 
-from tests.hops import HopCounter  # noqa: E402
+from tests.hops import HopCounter
 
 hop_counter = HopCounter().__enter__()
 

@@ -17,8 +17,6 @@ from django.test.utils import override_settings
 from django_async_backend.db import async_connections
 from tests.app.models import Author, Book
 
-from .conftest import Browser
-
 pytestmark = [
     pytest.mark.requires_postgresql,
     pytest.mark.async_django_db(transaction=True),
