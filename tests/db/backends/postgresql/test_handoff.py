@@ -95,7 +95,9 @@ async def test_a_released_connection_goes_straight_to_the_queued_task(
 
 
 async def test_queued_tasks_are_served_in_order_and_all_complete():
-    with pooled(max_size=3, timeout=20):
+    # One connection, so the order queries finish in is the order the
+    # connection was handed over in.
+    with pooled(max_size=1, timeout=20):
         order: list[int] = []
 
         async def request(n: int) -> None:
@@ -103,7 +105,7 @@ async def test_queued_tasks_are_served_in_order_and_all_complete():
             order.append(n)
             await asyncio.sleep(0.01)  # hold it a little, as a view would
 
-        holders = [Holder() for _ in range(3)]
+        holders = [Holder()]
         for holder in holders:
             await holder.connected.wait()
         tasks = []
@@ -174,6 +176,11 @@ async def test_connections_the_pool_frees_by_itself_reach_the_queue(observer):
         waiter = asyncio.create_task(backend_pid())
         await queued(1)
         observer.conn.execute("SELECT pg_terminate_backend(%s)", [holder.pid])
+        # Only once the server has closed it: a connection that dies just
+        # after being handed over fails its next query, as anywhere.
+        assert await observer.settle(
+            lambda o: holder.pid not in {b[0] for b in o.backends()}
+        )
         holder.finish.set()
         replacement = await waiter
         assert replacement != holder.pid
