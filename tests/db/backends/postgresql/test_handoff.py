@@ -4,31 +4,18 @@ handed released connections directly, with timeouts and cancellation."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connections
+from django.db import OperationalError
 
 from django_async_backend.db import async_connections
+from tests.pools import pooled
 
 pytestmark = [
     pytest.mark.requires_postgresql,
     pytest.mark.async_django_db(transaction=True),
 ]
-
-
-@contextmanager
-def pooled(**pool: Any) -> Iterator[None]:
-    options = connections.settings["default"]["OPTIONS"]
-    saved = dict(options)
-    options["pool"] = {"min_size": 1, **pool}
-    try:
-        yield
-    finally:
-        options.clear()
-        options.update(saved)
 
 
 async def backend_pid() -> int:
@@ -42,22 +29,6 @@ def facade() -> Any:
     from django_async_backend.db.backends.postgresql.pool import _pools
 
     return _pools[asyncio.get_running_loop()]["default"].facade
-
-
-@pytest.fixture
-def pool_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Count the connections that go through psycopg_pool's own putconn."""
-    from psycopg_pool import AsyncConnectionPool
-
-    calls: list[str] = []
-    original = AsyncConnectionPool.putconn
-
-    async def putconn(self: Any, conn: Any) -> None:
-        calls.append("putconn")
-        await original(self, conn)
-
-    monkeypatch.setattr(AsyncConnectionPool, "putconn", putconn)
-    return calls
 
 
 class Holder:
@@ -90,7 +61,7 @@ async def test_a_released_connection_goes_straight_to_the_queued_task(
         await queued(1)
         holder.finish.set()
         assert await waiter == holder.pid  # the same server connection...
-        assert pool_round_trips == []  # ...without going through the pool
+        assert "putconn" not in pool_round_trips  # ...without going through the pool
         await async_connections.close_pools()
 
 
