@@ -148,12 +148,12 @@ class Param(Expression):
 class _UpdateParam(Param):
     """An ``update()`` value, bound as Django binds a plain value there."""
 
-    def __init__(self, name: str, field: Any) -> None:
+    def __init__(self, name: str, target: Any) -> None:
         super().__init__(name)
-        self.field = field
+        self.target = target  # the field it sets
 
     def bind_value(self, value: Any, connection: Any) -> Any:
-        field = self.field
+        field = self.target
         if hasattr(value, "resolve_expression"):
             raise TypeError(
                 f"update(): the value of {self.name!r} is an expression; give "

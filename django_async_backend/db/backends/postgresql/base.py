@@ -22,6 +22,7 @@ from ..base.wrapper import AsyncDatabaseWrapper
 from .creation import DatabaseCreation
 from . import prepared_statements
 from .driver import AsyncDriver, AwaitingPool, server_closed
+from .operations import DatabaseOperations
 from .pool import close_pools, pool_for
 
 __all__ = ["AsyncDatabaseWrapper", "DatabaseWrapper"]
@@ -31,6 +32,7 @@ class DatabaseWrapper(AsyncModeMixin, PostgreSQLWrapper):
     """Django's PostgreSQL wrapper, able to serve async connections."""
 
     creation_class = DatabaseCreation
+    ops_class = DatabaseOperations
 
     # Set by prepared querysets (models/prepared.py) around their execution:
     # the cursor opened meanwhile runs server-side prepared statements.
