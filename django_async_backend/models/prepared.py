@@ -306,9 +306,13 @@ class _Site:
             except EmptyResultSet:
                 if node.conjunct:
                     raise _Empty from None
-                raise PreparedQueryError(_always_message(node, values, "false")) from None
+                raise PreparedQueryError(
+                    _always_message(node, values, "false")
+                ) from None
             except FullResultSet:
-                raise PreparedQueryError(_always_message(node, values, "true")) from None
+                raise PreparedQueryError(
+                    _always_message(node, values, "true")
+                ) from None
             if sql == self.sql and bound.get_rhs_op(connection, sql) == self.op:
                 return list(params)
         else:
@@ -343,7 +347,9 @@ class _Compilation:
             rhs_sql, rhs_params = bound.process_rhs(compiler, connection)
             op = bound.get_rhs_op(connection, rhs_sql)
             if sql == f"{lhs_sql} {op}" and params == [*lhs_params, *rhs_params]:
-                self.sites.append(_Site(node, compiler.query, rhs_sql, len(rhs_params), op))
+                self.sites.append(
+                    _Site(node, compiler.query, rhs_sql, len(rhs_params), op)
+                )
                 slots = [_Slot(index, i) for i in range(len(rhs_params))]
                 return sql, [*lhs_params, *slots]
         self.sites.append(_Site(node, compiler.query, sql, len(params), None))
@@ -521,6 +527,7 @@ def _site_for(lookup: Lookup) -> Lookup:
         for name in dir(base)
         if name.startswith("as_") and callable(getattr(base, name))
     }
+    kind: type[_ParamLookup]
     if array:
         kind, plain = _ArrayInSite, _subclass(_ArrayIn, base)
     elif compared:
@@ -546,7 +553,7 @@ class _ComparedExact:
     (``flag = %s``), which selects the same rows for either value."""
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        return BuiltinLookup.as_sql(self, compiler, connection)  # type: ignore[arg-type]
+        return BuiltinLookup.as_sql(self, compiler, connection)
 
 
 def _mark_conjuncts(where: Any) -> None:
@@ -898,14 +905,17 @@ class PreparedQuerySet:
     def __init__(self, queryset: QuerySet) -> None:
         for lookup in queryset._prefetch_related_lookups:
             inner = getattr(lookup, "queryset", None)
-            if isinstance(lookup, Prefetch) and inner is not None:
-                if _param_names(inner.query):
-                    raise PreparedQueryError(
-                        f"Prefetch({lookup.prefetch_through!r}) has a queryset "
-                        f"with a Param, but prefetch queries run as plain "
-                        f"querysets. Prefetch without placeholders, or prepare "
-                        f"the related query on its own."
-                    )
+            if (
+                isinstance(lookup, Prefetch)
+                and inner is not None
+                and (_param_names(inner.query))
+            ):
+                raise PreparedQueryError(
+                    f"Prefetch({lookup.prefetch_through!r}) has a queryset "
+                    f"with a Param, but prefetch queries run as plain "
+                    f"querysets. Prefetch without placeholders, or prepare "
+                    f"the related query on its own."
+                )
         template = queryset._chain()
         query = template.query
         self._names = frozenset(_param_names(query))
@@ -1204,7 +1214,9 @@ class PreparedQuerySet:
         with transaction.mark_for_rollback_on_error(using=alias):
             return compiler.execute_sql(ROW_COUNT)
 
-    def _delete(self, alias: str, values: Mapping[str, Any]) -> tuple[int, dict[str, int]]:
+    def _delete(
+        self, alias: str, values: Mapping[str, Any]
+    ) -> tuple[int, dict[str, int]]:
         self._check_values(values, self._names)
         template = self._template
         query = template.query

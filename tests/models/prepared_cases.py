@@ -26,7 +26,6 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from django_async_backend.models import Param
 from tests.app.models import (
     Author,
     Book,
@@ -69,7 +68,9 @@ def make_library() -> dict[str, Any]:
     books[1].tags.add(classic, space)
     at = timezone.make_aware(datetime.datetime(2024, 5, 1, 12, 0))
     for hours in range(4):
-        Event.objects.create(name=f"event {hours}", at=at + datetime.timedelta(hours=hours))
+        Event.objects.create(
+            name=f"event {hours}", at=at + datetime.timedelta(hours=hours)
+        )
     Place.objects.create(name="Moulinsart")
     Restaurant.objects.create(name="Pizzeria Napoli", serves_pizza=True)
     Restaurant.objects.create(name="Le Petit Vingtième", serves_pizza=False)
@@ -128,7 +129,10 @@ CASES = [
         lambda v: Book.objects.filter(author_id=v("a"))
         .values("title", "pages", "author__name")
         .order_by("title"),
-        [lambda lib: {"a": lib["authors"][0].pk}, lambda lib: {"a": lib["authors"][1].pk}],
+        [
+            lambda lib: {"a": lib["authors"][0].pk},
+            lambda lib: {"a": lib["authors"][1].pk},
+        ],
     ),
     Case(
         "values_list(flat=True)",
@@ -149,7 +153,10 @@ CASES = [
         lambda v: Book.objects.select_related("author__publisher")
         .filter(author__publisher__name=v("publisher"))
         .order_by("-id"),
-        [lambda lib: {"publisher": "Casterman"}, lambda lib: {"publisher": "Le Lombard"}],
+        [
+            lambda lib: {"publisher": "Casterman"},
+            lambda lib: {"publisher": "Le Lombard"},
+        ],
     ),
     Case(
         "select_related through a nullable relation",
@@ -186,12 +193,20 @@ CASES = [
     ),
     Case(
         "multi-table inheritance",
-        lambda v: Restaurant.objects.filter(name__startswith=v("prefix")).order_by("name"),
-        [lambda lib: {"prefix": "Pizz"}, lambda lib: {"prefix": "Le"}, lambda lib: {"prefix": ""}],
+        lambda v: Restaurant.objects.filter(name__startswith=v("prefix")).order_by(
+            "name"
+        ),
+        [
+            lambda lib: {"prefix": "Pizz"},
+            lambda lib: {"prefix": "Le"},
+            lambda lib: {"prefix": ""},
+        ],
     ),
     Case(
         "a boolean through the child of an inheritance",
-        lambda v: Place.objects.filter(restaurant__serves_pizza=v("pizza")).order_by("id"),
+        lambda v: Place.objects.filter(restaurant__serves_pizza=v("pizza")).order_by(
+            "id"
+        ),
         [lambda lib: {"pizza": True}, lambda lib: {"pizza": False}],
     ),
     Case(
@@ -201,13 +216,19 @@ CASES = [
     ),
     Case(
         "deferred fields: defer()",
-        lambda v: Book.objects.defer("published", "pages").filter(title__contains=v("q")),
+        lambda v: Book.objects.defer("published", "pages").filter(
+            title__contains=v("q")
+        ),
         [lambda lib: {"q": "Lune"}, lambda lib: {"q": "%"}, lambda lib: {"q": "_"}],
     ),
     Case(
         "case-insensitive pattern with LIKE wildcards in the value",
         lambda v: Book.objects.filter(title__icontains=v("q")).order_by("id"),
-        [lambda lib: {"q": "LUNE"}, lambda lib: {"q": "100%"}, lambda lib: {"q": "e_m"}],
+        [
+            lambda lib: {"q": "LUNE"},
+            lambda lib: {"q": "100%"},
+            lambda lib: {"q": "e_m"},
+        ],
     ),
     Case(
         "iexact",
@@ -242,13 +263,20 @@ CASES = [
     Case(
         "__in of model instances (an array parameter)",
         lambda v: Book.objects.filter(author__in=v("authors")).order_by("id"),
-        [lambda lib: {"authors": lib["authors"][1:]}, lambda lib: {"authors": lib["authors"]}],
+        [
+            lambda lib: {"authors": lib["authors"][1:]},
+            lambda lib: {"authors": lib["authors"]},
+        ],
         postgresql_only=True,
     ),
     Case(
         "year lookup on a date",
         lambda v: Book.objects.filter(published__year=v("year")).order_by("id"),
-        [lambda lib: {"year": 1954}, lambda lib: {"year": 1960}, lambda lib: {"year": 2000}],
+        [
+            lambda lib: {"year": 1954},
+            lambda lib: {"year": 1960},
+            lambda lib: {"year": 2000},
+        ],
     ),
     Case(
         "aware datetimes",
@@ -328,7 +356,9 @@ def snapshot(result: Any, depth: int = 3) -> Any:
         }
         prefetched = {
             name: [snapshot(item, depth - 1) for item in queryset]
-            for name, queryset in getattr(result, "_prefetched_objects_cache", {}).items()
+            for name, queryset in getattr(
+                result, "_prefetched_objects_cache", {}
+            ).items()
         }
         return (
             type(result).__name__,

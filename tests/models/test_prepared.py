@@ -76,7 +76,9 @@ def test_sync_get_raises_like_get(sync_library: dict[str, Any]) -> None:
         match=r"^get\(\) returned more than one Book -- it returned 3!$",
     ):
         by_author.get(a=herge)
-    with pytest.raises(Book.DoesNotExist, match="^Book matching query does not exist.$"):
+    with pytest.raises(
+        Book.DoesNotExist, match="^Book matching query does not exist.$"
+    ):
         by_author.get(a=franquin)
 
 
@@ -183,7 +185,9 @@ def test_a_param_in_a_prefetch_queryset_is_refused_at_prepare() -> None:
 
 def test_prepare_takes_querysets_and_managers() -> None:
     assert prepare(Book.objects).model is Book
-    with pytest.raises(TypeError, match="takes a QuerySet or a Manager, not RawQuerySet"):
+    with pytest.raises(
+        TypeError, match="takes a QuerySet or a Manager, not RawQuerySet"
+    ):
         prepare(Book.objects.raw("SELECT 1"))  # type: ignore[arg-type]
 
 
@@ -252,10 +256,16 @@ async def test_later_calls_neither_build_nor_compile(monkeypatch) -> None:
         .order_by("-id")[:2]
     )
     calls: list[str] = []
-    for cls, name in ((SQLCompiler, "as_sql"), (SQLCompiler, "setup_query"), (Query, "clone")):
+    for cls, name in (
+        (SQLCompiler, "as_sql"),
+        (SQLCompiler, "setup_query"),
+        (Query, "clone"),
+    ):
         original = getattr(cls, name)
 
-        def spy(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+        def spy(
+            *args: Any, _original: Any = original, _name: str = name, **kwargs: Any
+        ) -> Any:
             calls.append(_name)
             return _original(*args, **kwargs)
 
@@ -304,7 +314,9 @@ def test_sync_queries_are_logged_and_wrapped(sync_library: dict[str, Any]) -> No
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    by_author = prepare(Book.objects.filter(author=Param("a")).values_list("pk", flat=True))
+    by_author = prepare(
+        Book.objects.filter(author=Param("a")).values_list("pk", flat=True)
+    )
     seen = []
 
     def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -312,7 +324,10 @@ def test_sync_queries_are_logged_and_wrapped(sync_library: dict[str, Any]) -> No
         return execute(sql, params, many, context)
 
     herge = sync_library["authors"][0]
-    with CaptureQueriesContext(connection) as queries, connection.execute_wrapper(wrapper):
+    with (
+        CaptureQueriesContext(connection) as queries,
+        connection.execute_wrapper(wrapper),
+    ):
         assert len(list(by_author.iterate(a=herge))) == 3
         assert by_author.count(a=herge) == 3
     assert len(queries) == 2
@@ -327,7 +342,12 @@ async def test_calls_join_the_tasks_transaction() -> None:
             await Author.objects.acreate(name="Peyo")
             assert (await by_title.aget(name="Peyo")).name == "Peyo"
             renamed = prepare(Author.objects.filter(name=Param("old")))
-            assert await renamed.aupdate({"name": Param("new")}, old="Peyo", new="Culliford") == 1
+            assert (
+                await renamed.aupdate(
+                    {"name": Param("new")}, old="Peyo", new="Culliford"
+                )
+                == 1
+            )
             assert await by_title.aexists(name="Culliford")
             raise ValueError("roll back")
     except ValueError:
@@ -360,8 +380,12 @@ async def test_update_binds_params_plain_values_and_expressions() -> None:
     library = await async_library()
     herge, jacobs, _ = library["authors"]
     by_author = prepare(Book.objects.filter(author=Param("a")))
-    assert await by_author.aupdate({"pages": Param("p"), "title": "x"}, a=herge, p=99) == 3
-    assert await by_author.aupdate({"pages": Param("p"), "title": "y"}, a=jacobs, p=7) == 2
+    assert (
+        await by_author.aupdate({"pages": Param("p"), "title": "x"}, a=herge, p=99) == 3
+    )
+    assert (
+        await by_author.aupdate({"pages": Param("p"), "title": "y"}, a=jacobs, p=7) == 2
+    )
     rows = [(b.author_id, b.title, b.pages) async for b in Book.objects.order_by("id")]
     assert rows == [(herge.pk, "x", 99)] * 3 + [(jacobs.pk, "y", 7)] * 2
     more = {"pages": F("pages") + Param("n", output_field=IntegerField())}

@@ -63,7 +63,9 @@ async def test_tasks_and_threads_share_one_prepared_queryset() -> None:
                 book = books[(n + i) % len(books)]
                 got = by_pk.get(pk=book.pk)
                 check(book, got, list(by_author.iterate(a=book.author_id)))
-                assert by_author.count(a=book.author_id) == len(expected[book.author_id])
+                assert by_author.count(a=book.author_id) == len(
+                    expected[book.author_id]
+                )
             with lock:
                 used.add(connection_id(connections["default"]))
         except BaseException as exc:  # reported by the test below

@@ -19,8 +19,8 @@ from psycopg.pq import TransactionStatus
 from ...bridge import await_only
 from ..base.async_mode import AsyncModeMixin, unguarded
 from ..base.wrapper import AsyncDatabaseWrapper
-from .creation import DatabaseCreation
 from . import prepared_statements
+from .creation import DatabaseCreation
 from .driver import AsyncDriver, AwaitingPool, server_closed
 from .operations import DatabaseOperations
 from .pool import close_pools, pool_for

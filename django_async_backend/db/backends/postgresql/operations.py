@@ -19,7 +19,9 @@ class DatabaseOperations(PostgreSQLOperations):
         # A prepared statement is sent as its name and the parameters, so
         # psycopg keeps no query text; show the query with its values, as
         # Django does for server-side binding.
-        if isinstance(getattr(cursor, "raw", cursor), (PreparingCursor, AsyncPreparingCursor)):
+        if isinstance(
+            getattr(cursor, "raw", cursor), (PreparingCursor, AsyncPreparingCursor)
+        ):
             try:
                 return self.compose_sql(sql, params)
             except errors.DataError:

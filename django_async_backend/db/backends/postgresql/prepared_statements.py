@@ -45,8 +45,13 @@ _ONLY_WHEN_ASKED = sys.maxsize
 class PreparingCursor(psycopg.Cursor[Any]):
     """Binds on the server and prepares each statement (sync connections)."""
 
-    def execute(  # type: ignore[override]
-        self, query: Any, params: Any = None, *, prepare: bool | None = True, **kwargs: Any
+    def execute(
+        self,
+        query: Any,
+        params: Any = None,
+        *,
+        prepare: bool | None = True,
+        **kwargs: Any,
     ) -> Any:
         return super().execute(query, params, prepare=prepare, **kwargs)
 
@@ -54,8 +59,13 @@ class PreparingCursor(psycopg.Cursor[Any]):
 class AsyncPreparingCursor(psycopg.AsyncCursor[Any]):
     """Binds on the server and prepares each statement (async connections)."""
 
-    async def execute(  # type: ignore[override]
-        self, query: Any, params: Any = None, *, prepare: bool | None = True, **kwargs: Any
+    async def execute(
+        self,
+        query: Any,
+        params: Any = None,
+        *,
+        prepare: bool | None = True,
+        **kwargs: Any,
     ) -> Any:
         return await super().execute(query, params, prepare=prepare, **kwargs)
 

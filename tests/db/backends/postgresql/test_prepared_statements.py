@@ -91,7 +91,10 @@ def test_sync_connections_prepare_too(async_django_db_setup: None) -> None:
 
 def test_the_option_is_checked() -> None:
     assert prepared_statements.enabled({"OPTIONS": {}}) is True
-    assert prepared_statements.enabled({"OPTIONS": {"prepared_statements": False}}) is False
+    assert (
+        prepared_statements.enabled({"OPTIONS": {"prepared_statements": False}})
+        is False
+    )
     with pytest.raises(
         ImproperlyConfigured,
         match=r"\['OPTIONS'\]\['prepared_statements'\] must be True or False, not 'no'",
