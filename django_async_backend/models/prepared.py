@@ -1117,9 +1117,11 @@ class PreparedQuerySet:
     ) -> tuple[_Operation | None, Any]:
         """(operation, the call's compiler), or (None, result) if bound."""
         self._check_values(values, self._names)
-        operation = self._operation(
-            key, alias, values, lambda queryset: _capture(lambda: run(queryset))
-        )
+        operation = self._operations.get((key, alias))
+        if operation is None:
+            operation = self._operation(
+                key, alias, values, lambda queryset: _capture(lambda: run(queryset))
+            )
         if isinstance(operation, str):
             return None, run(self._bound_queryset(alias, values))
         return operation, operation.compiler(connections[alias], alias, values)
