@@ -2,6 +2,7 @@
 
 * ``ours``: an ASGI request is a task; our ENGINE gives the task a pooled
   connection and takes it back when the task ends: nothing else to do.
+* ``prepared``: as ``ours``, the read workloads as prepared querysets.
 * ``stock_async``: as Django's ASGI handler does, each request runs inside its
   own ``asgiref.sync.ThreadSensitiveContext`` and ends with
   ``close_old_connections`` through ``sync_to_async`` (``request_finished``),
@@ -23,8 +24,8 @@ from typing import Any
 
 from . import workloads
 
-CONTENDERS = ("ours", "stock_async", "stock_sync", "ceiling", "upstream")
-ASYNC_CONTENDERS = ("ours", "stock_async", "ceiling", "upstream")
+CONTENDERS = ("ours", "prepared", "stock_async", "stock_sync", "ceiling", "upstream")
+ASYNC_CONTENDERS = ("ours", "prepared", "stock_async", "ceiling", "upstream")
 
 
 @dataclass
@@ -61,6 +62,17 @@ def _ours() -> Contender:
         "ours",
         threaded=False,
         requests={name: as_request(fn) for name, fn in work.items()},
+        close=async_connections.close_pools,
+    )
+
+
+def _prepared() -> Contender:
+    from django_async_backend.db import async_connections
+
+    return Contender(
+        "prepared",
+        threaded=False,
+        requests=workloads.prepared_async(),
         close=async_connections.close_pools,
     )
 
@@ -166,6 +178,7 @@ def build(name: str) -> Contender:
     setup_django(name)
     return {
         "ours": _ours,
+        "prepared": _prepared,
         "stock_async": _stock_async,
         "stock_sync": _stock_sync,
         "upstream": _upstream,

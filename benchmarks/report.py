@@ -30,6 +30,7 @@ from .workloads import WORKLOADS
 HERE = Path(__file__).resolve().parent
 LABELS = {
     "ours": "ours (native a-methods)",
+    "prepared": "ours, prepared querysets",
     "stock_async": "stock async (sync_to_async)",
     "stock_sync": "stock sync (threads)",
     "ceiling": "ceiling (bare psycopg)",
@@ -190,6 +191,25 @@ def targets_section(
             1.15,
             False,
         )
+    prepared_pk = rps("prepared", "pk_get")
+    row(
+        "PK `aget` prepared / ours ≥ 1.6x",
+        div(prepared_pk, ours_pk),
+        1.6,
+        True,
+    )
+    row(
+        "PK `aget` prepared / upstream ≥ 1.5x",
+        div(prepared_pk, rps("upstream", "pk_get")),
+        1.5,
+        True,
+    )
+    row(
+        "page prepared / ours ≥ 1.4x",
+        div(rps("prepared", "page"), rps("ours", "page")),
+        1.4,
+        True,
+    )
     lines += [
         "",
         "The request path (issue 10): end to end over HTTP, and the checkout",
@@ -208,20 +228,108 @@ def targets_section(
         lines.append(f"| {name} | {measured} | {met} |")
     lines += [
         "",
-        "Fraction of the ceiling (bare psycopg) reached by ours, requests/s:",
+        "Fraction of the ceiling (bare psycopg) reached by ours and by prepared "
+        "querysets, requests/s:",
         "",
-        "| Workload | ours / ceiling | ours / stock async | ours / stock sync "
-        "| ours / upstream |",
-        "| --- | --- | --- | --- | --- |",
+        "| Workload | ours / ceiling | prepared / ceiling | prepared / ours "
+        "| ours / stock async | ours / stock sync | ours / upstream |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for workload in WORKLOADS:
         ours = rps("ours", workload)
+        prepared = rps("prepared", workload)
         lines.append(
             f"| {workload} | {_ratio(ours, rps('ceiling', workload))} "
+            f"| {_ratio(prepared, rps('ceiling', workload))} "
+            f"| {_ratio(prepared, ours)} "
             f"| {_ratio(ours, rps('stock_async', workload))} "
             f"| {_ratio(ours, rps('stock_sync', workload))} "
             f"| {_ratio(ours, rps('upstream', workload))} |"
         )
+    return [*lines, ""]
+
+
+def percall_medians(rows: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+    """(workload, variant) -> (client µs, server µs or None), medians of rounds."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[row["workload"], row["variant"]].append(row)
+    medians = {}
+    for key, group in groups.items():
+        servers = [r["server_us"] for r in group if r["server_us"] is not None]
+        medians[key] = (
+            statistics.median(r["client_us"] for r in group),
+            statistics.median(servers) if servers else None,
+        )
+    return medians
+
+
+PERCALL_LABELS = {
+    "plain": "plain `aget` / `async for` (ours, native)",
+    "prepared": "prepared (server-side prepared statements)",
+    "prepared_client": "prepared, bound on the client",
+    "bare": "bare psycopg (its defaults: prepared after 5)",
+    "bare_client": "bare psycopg, `AsyncClientCursor`",
+}
+
+
+def percall_targets(rows: list[dict[str, Any]]) -> list[str]:
+    medians = percall_medians(rows)
+    if not medians:
+        return []
+    lines = [
+        "CPU per call (client), one task calling in sequence "
+        "(`benchmarks/percall.py`):",
+        "",
+        "| Target | Measured | Met |",
+        "| --- | --- | --- |",
+    ]
+    # The targets are the primary-key aget's; the page is in the table below.
+    prepared = medians.get(("pk_get", "prepared"))
+    for other, goal in (("plain", 0.45), ("bare", 1.6)):
+        base = medians.get(("pk_get", other))
+        value = prepared[0] / base[0] if prepared and base else None
+        text = f"{value:.2f}x" if value else "n/a"
+        met = "n/a" if value is None else ("yes" if value <= goal else "no")
+        name = "plain aget" if other == "plain" else "bare psycopg"
+        lines.append(
+            f"| CPU/call pk_get: prepared / {name} ≤ {goal}x | {text} | {met} |"
+        )
+    return [*lines, ""]
+
+
+def percall_section(rows: list[dict[str, Any]]) -> list[str]:
+    medians = percall_medians(rows)
+    if not medians:
+        return []
+    rounds = max(r["round"] for r in rows) + 1
+    calls = rows[0]["calls"]
+    lines = [
+        "## CPU per call: prepared querysets",
+        "",
+        f"One task, {calls} calls per variant and round, {rounds} rounds "
+        "alternating, medians. Client: process CPU time per call; server: CPU "
+        "time of the connection's backend process per call "
+        "(`/proc/<pid>/schedstat`). pk_get: a book by primary key; page: 20 "
+        "books with their authors.",
+        "",
+        "| Workload | Variant | client µs | server µs | client + server µs "
+        "| client vs plain |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for workload in ("pk_get", "page"):
+        plain = medians.get((workload, "plain"))
+        for variant, label in PERCALL_LABELS.items():
+            found = medians.get((workload, variant))
+            if found is None:
+                continue
+            client, server = found
+            total = f"{client + server:.0f}" if server is not None else "n/a"
+            server_text = f"{server:.0f}" if server is not None else "n/a"
+            lines.append(
+                f"| {workload} | {label} | {client:.0f} | {server_text} | {total} "
+                f"| {_ratio(client, plain and plain[0])} |"
+            )
     return [*lines, ""]
 
 
@@ -360,6 +468,8 @@ def write(raw: dict[str, Any], out: Path) -> None:
     if isinstance(e2e, list):  # results.json of an older run
         e2e = {}
     lines += targets_section(cells, target_c, e2e)
+    lines += percall_targets(raw.get("percall", []))
+    lines += percall_section(raw.get("percall", []))
     lines += cpu_section(cells, concurrencies)
     lines += e2e_section(e2e, meta)
     lines += workload_sections(cells, concurrencies)

@@ -6,7 +6,8 @@
 first.) For each workload and concurrency the contenders run one after the
 other, ``--rounds`` times (A B C A B C ...), each cell in a fresh client
 process; meanwhile the server's connections to the benchmark database are
-sampled from ``pg_stat_activity``. Then the end-to-end run (``benchmarks.e2e``)
+sampled from ``pg_stat_activity``. Then the CPU-per-call run of prepared
+querysets (``benchmarks.percall``), the end-to-end run (``benchmarks.e2e``)
 and the report (``benchmarks.report``: RESULTS.md and plots).
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 import psycopg
 
 from .contenders import CONTENDERS
-from .workloads import WORKLOADS
+from .workloads import PREPARED_WORKLOADS, WORKLOADS
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "benchmarks"
@@ -187,7 +188,33 @@ def prepare(database: str) -> None:
     )
 
 
+def run_percall(args: argparse.Namespace, database: str) -> list[dict[str, Any]]:
+    """The CPU-per-call benchmark (benchmarks.percall), in its own process."""
+    env = {**os.environ, "BENCH_DB": database, **_pg_env()}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    command = [
+        sys.executable, "-m", "benchmarks.percall",
+        "--calls", str(args.percall_calls), "--rounds", str(args.percall_rounds),
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"percall failed ({done.returncode}):\n{done.stderr[-4000:]}"
+        )
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    for row in rows:
+        log(
+            f"percall {row['workload']:7} {row['variant']:15} client "
+            f"{row['client_us']:7.1f} us  server {row['server_us']} us"
+        )
+    return rows
+
+
 def supports(contender: str, workload: str) -> bool:
+    if contender == "prepared":
+        return workload in PREPARED_WORKLOADS
     # The upstream package has no prefetch_related.
     return not (contender == "upstream" and workload == "prefetch")
 
@@ -243,6 +270,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--upstream-python", default=None)
     parser.add_argument("--database", default="dab_bench_run")
+    parser.add_argument(
+        "--percall", action=argparse.BooleanOptionalAction, default=True
+    )
+    parser.add_argument("--percall-calls", type=int, default=3000)
+    parser.add_argument("--percall-rounds", type=int, default=3)
     parser.add_argument("--e2e", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--e2e-duration", type=float, default=5.0)
     parser.add_argument(
@@ -273,19 +305,28 @@ def main(argv: list[str]) -> None:
     args = parse_args(argv)
     meta = report.environment(args)
     started = time.time()
+    percall: list[dict[str, Any]] = []
     if args.e2e_only:
         previous = json.loads((args.out / "results.json").read_text())
         results = previous["cells"]
+        percall = previous.get("percall", [])
         meta = {**previous["meta"], **{k: v for k, v in meta.items() if "e2e" in k}}
     else:
         log(f"preparing {args.database}")
         prepare(args.database)
         try:
             results = run_matrix(args, args.database)
+            if args.percall:
+                percall = run_percall(args, args.database)
         finally:
             drop_database(args.database)
     args.out.mkdir(parents=True, exist_ok=True)
-    raw: dict[str, Any] = {"meta": meta, "cells": results, "e2e": {}}
+    raw: dict[str, Any] = {
+        "meta": meta,
+        "cells": results,
+        "percall": percall,
+        "e2e": {},
+    }
     (args.out / "results.json").write_text(json.dumps(raw, indent=1))
     if args.e2e:
         try:

@@ -1,7 +1,8 @@
 """Django settings of a benchmark client process, per contender.
 
-``BENCH_CONTENDER`` picks the ENGINE and apps: ``ours`` is our ENGINE with
-``django_async_backend`` installed (the native ORM path); ``stock_async`` and
+``BENCH_CONTENDER`` picks the ENGINE and apps: ``ours`` (and ``prepared``) is
+our ENGINE with ``django_async_backend`` installed (the native ORM path);
+``stock_async`` and
 ``stock_sync`` are Django's PostgreSQL backend; ``upstream`` is the PyPI
 package's ENGINE (in its own virtualenv). Every contender gets the same pool
 size, so the server sees the same number of connections at most.
@@ -21,6 +22,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 ENGINE = {
     "ours": "django_async_backend.db.backends.postgresql",
+    "prepared": "django_async_backend.db.backends.postgresql",
     "upstream": "django_async_backend.db.backends.postgresql",
 }.get(CONTENDER, "django.db.backends.postgresql")
 
@@ -41,8 +43,16 @@ def database(engine: str, default_name: str) -> dict[str, object]:
 
 DATABASES = {"default": database(ENGINE, "dab_bench")}
 
+if CONTENDER == "prepared":
+    # The same database, prepared querysets bound on the client (the CPU per
+    # call benchmark compares both bindings).
+    DATABASES["client_binding"] = {
+        **DATABASES["default"],
+        "OPTIONS": {"pool": dict(POOL), "prepared_statements": False},
+    }
+
 INSTALLED_APPS = ["benchmarks.app"]
-if CONTENDER in ("ours", "upstream"):
+if CONTENDER in ("ours", "prepared", "upstream"):
     INSTALLED_APPS.insert(0, "django_async_backend")
 
 # A knob for experiments (see profile.md): how long a finished task's pooled

@@ -8,6 +8,8 @@
 * ``ORM_SYNC``: the same queries on the sync ORM (the WSGI-like contender).
 * ``UPSTREAM``: the PyPI package's ``Model.async_objects`` API. It does not
   support ``prefetch_related``, so that workload is absent.
+* ``PREPARED``: the read workloads as prepared querysets
+  (``django_async_backend.models.prepare``), compiled once per process.
 * ``CEILING``: the SQL Django sends, on bare psycopg (no ORM).
 
 Every function takes the worker's ``random.Random``.
@@ -110,6 +112,41 @@ def orm_async(*, native_atomic: bool) -> dict[str, AsyncWork]:
         "create": create,
         "atomic3": atomic3 if native_atomic else stock_atomic3,
     }
+
+
+# The workloads a prepared queryset can express (it reads; it doesn't create).
+PREPARED_WORKLOADS = ("pk_get", "page", "prefetch")
+
+
+def prepared_async() -> dict[str, AsyncWork]:
+    from django_async_backend.models import Param, prepare
+
+    from .app.models import Author, Book
+
+    book_by_pk = prepare(Book.objects.filter(pk=Param("pk")))
+    page_from_price = prepare(
+        Book.objects.select_related("author")
+        .filter(price__gte=Param("price"))
+        .order_by("id")[: data.PAGE]
+    )
+    authors_from = prepare(
+        Author.objects.filter(
+            id__gte=Param("first"), id__lt=Param("end")
+        ).prefetch_related("books")
+    )
+
+    async def pk_get(rng: random.Random) -> Any:
+        return await book_by_pk.aget(pk=data.book_pk(rng))
+
+    async def page(rng: random.Random) -> Any:
+        return [b async for b in page_from_price.aiterate(price=data.min_price(rng))]
+
+    async def prefetch(rng: random.Random) -> Any:
+        first = data.first_author(rng)
+        end = first + data.PREFETCH_AUTHORS
+        return [a async for a in authors_from.aiterate(first=first, end=end)]
+
+    return {"pk_get": pk_get, "page": page, "prefetch": prefetch}
 
 
 def upstream() -> dict[str, AsyncWork]:

@@ -6,6 +6,11 @@ urlpatterns = [
     path("healthz", views.health, name="health"),
     path("api/books/", views.books, name="books"),
     path("api/books/<int:pk>/", views.book_detail, name="book-detail"),
+    path(
+        "api/books/<int:pk>/prepared/",
+        views.book_detail_prepared,
+        name="book-detail-prepared",
+    ),
     path("api/books/<int:pk>/borrow/", views.borrow, name="borrow"),
     path("api/loans/<int:pk>/return/", views.return_loan, name="return"),
     path("api/authors/<int:pk>/", views.author_detail, name="author-detail"),

@@ -100,10 +100,17 @@ def test_borrow_and_return(server):
     detail = get(server, f"/api/books/{book['id']}/")
     assert detail["available"] == 0
     assert [loan["borrower"] for loan in detail["loans"]] == ["ada"]
+    # The same page on prepared querysets.
+    assert get(server, f"/api/books/{book['id']}/prepared/") == detail
     loan = borrowed.json()["id"]
     assert post(server, f"/api/loans/{loan}/return/").status_code == 200
     assert post(server, f"/api/loans/{loan}/return/").status_code == 409
     assert get(server, f"/api/books/{book['id']}/")["available"] == 1
+    returned = get(server, f"/api/books/{book['id']}/prepared/")
+    assert returned == get(server, f"/api/books/{book['id']}/")
+    assert returned["loans"] == []
+    missing = httpx.get(f"{server.url}/api/books/0/prepared/", timeout=30)
+    assert missing.status_code == 404
     log = activity(server)
     # on_commit hooks: the committed borrow and return are logged, the
     # refused borrow (nothing committed) is not.

@@ -6,6 +6,7 @@ nothing here measures speed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from benchmarks import percall as percall_module
 from benchmarks import report, run, workloads
 from benchmarks.contenders import CONTENDERS
 
@@ -65,10 +67,15 @@ def test_every_contender_and_workload_runs(database: str, tmp_path: Path) -> Non
         cells = [
             {"workload": w, "concurrency": 2, "warmup": 0.05, "duration": 0.15}
             for w in workloads.WORKLOADS
+            if run.supports(contender, w)
         ]
         rows += run.run_client(contender, cells, database, None, sample=False)
     assert {(r["contender"], r["workload"]) for r in rows} == {
-        (c, w) for c in CONTENDERS if c != "upstream" for w in workloads.WORKLOADS
+        (c, w)
+        for c in CONTENDERS
+        if c != "upstream"
+        for w in workloads.WORKLOADS
+        if run.supports(c, w)
     }
     assert all(r["requests"] > 0 and r["errors"] == 0 for r in rows), rows
 
@@ -80,7 +87,16 @@ def test_every_contender_and_workload_runs(database: str, tmp_path: Path) -> Non
         "duration": 0.15, "concurrency": [2], "e2e_duration": 1,
         "e2e_connections": 2, "runtime_seconds": 1,
     }  # fmt: skip
-    report.write({"meta": meta, "cells": rows, "e2e": []}, tmp_path)
+    args = argparse.Namespace(percall_calls=20, percall_rounds=1)
+    percall = run.run_percall(args, database)
+    assert {(r["workload"], r["variant"]) for r in percall} == {
+        (w, v) for w in percall_module.WORKLOADS for v in percall_module.VARIANTS
+    }
+    assert all(r["client_us"] > 0 for r in percall), percall
+    report.write({"meta": meta, "cells": rows, "percall": percall, "e2e": []}, tmp_path)
     text = (tmp_path / "RESULTS.md").read_text()
     assert "| pk_get | 2 |" in text
+    assert "| PK `aget` prepared / ours ≥ 1.6x |" in text
+    assert "| CPU/call pk_get: prepared / plain aget ≤ 0.45x |" in text
+    assert "## CPU per call: prepared querysets" in text
     assert (tmp_path / "plots" / "pk_get.png").stat().st_size > 0

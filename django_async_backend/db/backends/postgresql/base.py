@@ -19,8 +19,10 @@ from psycopg.pq import TransactionStatus
 from ...bridge import await_only
 from ..base.async_mode import AsyncModeMixin, unguarded
 from ..base.wrapper import AsyncDatabaseWrapper
+from . import prepared_statements
 from .creation import DatabaseCreation
 from .driver import AsyncDriver, AwaitingPool, server_closed
+from .operations import DatabaseOperations
 from .pool import close_pools, pool_for
 
 __all__ = ["AsyncDatabaseWrapper", "DatabaseWrapper"]
@@ -30,6 +32,21 @@ class DatabaseWrapper(AsyncModeMixin, PostgreSQLWrapper):
     """Django's PostgreSQL wrapper, able to serve async connections."""
 
     creation_class = DatabaseCreation
+    ops_class = DatabaseOperations
+
+    # Set by prepared querysets (models/prepared.py) around their execution:
+    # the cursor opened meanwhile runs server-side prepared statements.
+    prepare_statements = False
+
+    def prepared_statements_enabled(self) -> bool:
+        """Whether prepared querysets use server-side prepared statements
+        (``OPTIONS["prepared_statements"]``, see prepared_statements.py)."""
+        return prepared_statements.enabled(self.settings_dict)
+
+    def get_connection_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = super().get_connection_params()
+        params.pop(prepared_statements.OPTION, None)  # ours, not psycopg's
+        return params
 
     def _setup_async_driver(self) -> None:
         # Django calls self.Database.connect(); errors are looked up on it.
@@ -60,6 +77,8 @@ class DatabaseWrapper(AsyncModeMixin, PostgreSQLWrapper):
         await_only(close_pools(self.alias))
 
     def create_cursor(self, name: str | None = None) -> Any:
+        if self.prepare_statements and not name:
+            return self._create_preparing_cursor()
         if self._async_face is None:
             return super().create_cursor(name)
         if name:
@@ -68,6 +87,20 @@ class DatabaseWrapper(AsyncModeMixin, PostgreSQLWrapper):
             self.connection.name_next_cursor(name)
             name = None
         return unguarded(super().create_cursor)(name)
+
+    def _create_preparing_cursor(self) -> Any:
+        # Django's create_cursor() takes the connection's cursor_factory (and
+        # applies its time zone handling); give it the preparing class.
+        adapter = self.connection
+        raw = adapter if self._async_face is None else adapter.raw
+        saved = raw.cursor_factory
+        raw.cursor_factory = prepared_statements.preparing_cursor_class(raw)
+        try:
+            if self._async_face is None:
+                return super().create_cursor(None)
+            return unguarded(super().create_cursor)(None)
+        finally:
+            raw.cursor_factory = saved
 
     # -- async-mode hooks ------------------------------------------------------
 
