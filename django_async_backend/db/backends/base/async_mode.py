@@ -28,12 +28,12 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.utils import asyncio as django_asyncio
 from django.utils.asyncio import async_unsafe
 
 from .... import conf
-from ...bridge import await_only, in_bridge
+from ...bridge import await_only, greenlet_spawn, in_bridge
 from ...scope import sync_transactions
 
 if TYPE_CHECKING:
@@ -173,6 +173,44 @@ def _awaiting_callback(func: Callable[[], Any]) -> Callable[[], Any]:
         return functools.wraps(func)(run)
     except AttributeError:  # pragma: no cover - callables without metadata
         return run
+
+
+def is_async_execute_wrapper(wrapper: Any) -> bool:
+    """Whether ``wrapper`` is an ``async def`` (or has an async ``__call__``)."""
+    return iscoroutinefunction(wrapper) or iscoroutinefunction(
+        getattr(wrapper, "__call__", None)  # noqa: B004
+    )
+
+
+def _awaiting_execute_wrapper(
+    wrapper: Callable[..., Any], face: AsyncDatabaseWrapper
+) -> Callable[..., Any]:
+    """Let an ``execute_wrapper`` be a coroutine function (upstream's kind).
+
+    Django calls wrappers synchronously, inside the bridge. The adapter
+    awaits ``wrapper`` there, handing it an awaitable ``execute`` (which runs
+    the rest of the chain, and the query, in the bridge) and a context whose
+    ``"connection"`` is the async connection, as async code knows it.
+    """
+
+    def run(execute: Callable[..., Any], sql: Any, params: Any, many: bool,
+            context: dict[str, Any]) -> Any:  # fmt: skip
+        async_context = {**context, "connection": face}
+
+        async def execute_async(
+            sql: Any, params: Any, many: bool, passed: dict[str, Any]
+        ) -> Any:
+            inner = context if passed is async_context else passed
+            return await greenlet_spawn(execute, sql, params, many, inner)
+
+        return await_only(wrapper(execute_async, sql, params, many, async_context))
+
+    try:
+        functools.update_wrapper(run, wrapper)
+    except AttributeError:  # pragma: no cover - callables without metadata
+        pass
+    vars(run).pop("__wrapped__", None)  # a sync function itself
+    return run
 
 
 def is_async_capable(wrapper_class: type) -> bool:
@@ -404,6 +442,14 @@ class AsyncModeMixin:
         if self._lent_count > 0:
             self._lent_count -= 1
             self.dec_thread_sharing()  # type: ignore[attr-defined]
+
+    def execute_wrapper(self, wrapper: Callable[..., Any]) -> Any:
+        """Django's ``execute_wrapper``; on an async connection ``wrapper``
+        may also be an ``async def`` (see :func:`_awaiting_execute_wrapper`)."""
+        face = self._async_face or self._lent_face
+        if face is not None and is_async_execute_wrapper(wrapper):
+            wrapper = _awaiting_execute_wrapper(wrapper, face)
+        return super().execute_wrapper(wrapper)  # type: ignore[misc]
 
     def on_commit(self, func: Callable[[], Any], robust: bool = False) -> None:
         if self._bridge_may_pass() and callable(func):
