@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
 import sys
 import time
 import types
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
     from .wrapper import AsyncDatabaseWrapper
 
 __all__ = ["AsyncModeMixin", "is_async_capable"]
+
+# Where the upstream project logs errors of robust on_commit callbacks (as
+# well as Django's "django.db.backends.base", which still gets them).
+robust_callback_logger = logging.getLogger("django_async_backend.db.backends.base")
 
 _GUARD_CODE = async_unsafe(lambda: None).__code__
 
@@ -168,6 +173,26 @@ def _awaiting_callback(func: Callable[[], Any]) -> Callable[[], Any]:
 
             return async_to_sync(wait)()
         return result
+
+    try:
+        return functools.wraps(func)(run)
+    except AttributeError:  # pragma: no cover - callables without metadata
+        return run
+
+
+def _logging_errors(func: Callable[[], Any]) -> Callable[[], Any]:
+    """Log a robust callback's error on the upstream logger, then re-raise
+    it for Django, which logs it on its own and carries on."""
+
+    def run() -> Any:
+        try:
+            return func()
+        except Exception as exc:
+            name = getattr(func, "__qualname__", repr(func))
+            robust_callback_logger.error(
+                "Error calling %s in on_commit() (%s).", name, exc, exc_info=True
+            )
+            raise
 
     try:
         return functools.wraps(func)(run)
@@ -454,4 +479,6 @@ class AsyncModeMixin:
     def on_commit(self, func: Callable[[], Any], robust: bool = False) -> None:
         if self._bridge_may_pass() and callable(func):
             func = _awaiting_callback(func)
+            if robust:
+                func = _logging_errors(func)
         super().on_commit(func, robust)  # type: ignore[misc]
