@@ -10,8 +10,9 @@ transaction" check.
 Rows a client-side cursor already holds are fetched without the bridge (no
 I/O happens); named server-side cursors fetch through it.
 
-``copy()`` is the driver's own async ``COPY`` (psycopg's ``AsyncCopy``),
-awaited directly while the cursor's connection is held for the whole block.
+``copy()`` and ``stream()`` are the driver's own (psycopg's ``AsyncCopy``
+and ``AsyncCursor.stream``), awaited directly while the cursor's connection
+is held for the whole block.
 """
 
 from __future__ import annotations
@@ -94,6 +95,33 @@ class AsyncCursorWrapper:
         else:
             self.sync_cursor.scroll(value, mode)
 
+    def _driver_cursor(self, method: str, what: str) -> Any:
+        """The driver's async cursor, for psycopg methods used directly."""
+        raw = getattr(self.sync_cursor.cursor, "raw", None)
+        if not hasattr(raw, method):
+            raise NotSupportedError(
+                f"cursor.{method}() {what}, which {self.db.display_name} does "
+                f"not have: it needs the PostgreSQL ENGINE."
+            )
+        return raw
+
+    async def stream(
+        self, query: Any, params: Any = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        """psycopg's ``stream()``: ``async for row in cursor.stream(sql)``.
+
+        Rows come one at a time as the server sends them (single-row mode),
+        the connection held until the iteration ends: iterate to the end, or
+        close the iterator (``contextlib.aclosing``) when stopping early.
+        """
+        raw = self._driver_cursor("stream", "streams in single-row mode")
+        db = self.db
+        async with db._holding_turn():
+            db.validate_no_broken_transaction()
+            with db.sync_wrapper.wrap_database_errors:
+                async for row in raw.stream(query, params, **kwargs):
+                    yield row
+
     def copy(
         self, statement: Any, params: Any = None, **kwargs: Any
     ) -> AsyncCopyContext:
@@ -155,12 +183,7 @@ class AsyncCopyContext:
     @asynccontextmanager
     async def _copying(self) -> AsyncIterator[Any]:
         cursor = self._cursor
-        raw = getattr(cursor.sync_cursor.cursor, "raw", None)
-        if not hasattr(raw, "copy"):
-            raise NotSupportedError(
-                f"cursor.copy() runs COPY, which {cursor.db.display_name} does "
-                f"not have: it needs the PostgreSQL ENGINE."
-            )
+        raw = cursor._driver_cursor("copy", "runs COPY")
         db = cursor.db
         async with db._holding_turn():
             db.validate_no_broken_transaction()

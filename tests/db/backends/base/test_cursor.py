@@ -258,7 +258,7 @@ async def test_copy_errors_are_djangos_and_with_says_what_to_use():
         assert await cursor.fetchone() == (1,)
 
 
-async def test_copy_on_sqlite_says_it_needs_postgresql():
+async def test_copy_and_stream_on_sqlite_say_they_need_postgresql():
     connection = async_connections["default"]
     if connection.vendor == "postgresql":
         pytest.skip("checks the message other ENGINEs give")
@@ -266,6 +266,8 @@ async def test_copy_on_sqlite_says_it_needs_postgresql():
         with pytest.raises(NotSupportedError, match="needs the PostgreSQL ENGINE"):
             async with cursor.copy("COPY t FROM STDIN"):
                 pass
+        with pytest.raises(NotSupportedError, match="needs the PostgreSQL ENGINE"):
+            [row async for row in cursor.stream("SELECT 1")]
 
 
 @requires_postgresql
@@ -295,3 +297,12 @@ async def test_a_task_cancelled_inside_copy_leaves_nothing_behind(observer):
     finally:
         async with async_connections["default"].cursor() as cursor:
             await cursor.execute("DROP TABLE dab_copy_cancel")
+
+
+@requires_postgresql
+async def test_stream_yields_rows_as_they_come():
+    async with async_connections["default"].cursor() as cursor:
+        rows = [row async for row in cursor.stream("SELECT generate_series(1, 3)")]
+        assert rows == [(1,), (2,), (3,)]
+        with pytest.raises(ProgrammingError):
+            [row async for row in cursor.stream("SELECT * FROM no_such_table")]
