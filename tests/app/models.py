@@ -224,3 +224,19 @@ class Pet(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+# Meta options upstream's docs say async_save() honours.
+class Recipe(AsyncModelMixin, models.Model):
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        select_on_save = True
+
+
+class Step(AsyncModelMixin, models.Model):
+    recipe = models.ForeignKey(Recipe, on_delete=models.CASCADE, related_name="steps")
+    text = models.CharField(max_length=50)
+
+    class Meta:
+        order_with_respect_to = "recipe"
