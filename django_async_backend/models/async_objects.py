@@ -62,7 +62,7 @@ def in_async_code() -> bool:
     return not in_bridge()
 
 
-class _AsyncIterableList(list):  # type: ignore[type-arg]
+class _AsyncIterableList(list[Any]):
     """A slice of fetched results: a list, also usable with ``async for``."""
 
     async def _items(self) -> AsyncIterator[Any]:
@@ -125,18 +125,18 @@ class AsyncObjectsQuerySetMixin:
             raise self._unsupported(
                 "len() of an async_objects queryset", "`await qs.acount()`"
             )
-        return super().__len__()  # type: ignore[misc,no-any-return]
+        return super().__len__()  # type: ignore[misc]
 
     def __bool__(self) -> bool:
         if self._needs_query_in_async_code():
             raise self._unsupported(
                 "Truth-testing an async_objects queryset", "`await qs.aexists()`"
             )
-        return super().__bool__()  # type: ignore[misc,no-any-return]
+        return super().__bool__()  # type: ignore[misc]
 
     def __repr__(self) -> str:
         if not self._needs_query_in_async_code():
-            return super().__repr__()  # type: ignore[misc,no-any-return]
+            return super().__repr__()
         try:
             sql = str(self.query)
         except EmptyResultSet:
@@ -144,24 +144,24 @@ class AsyncObjectsQuerySetMixin:
         return f"<{type(self).__name__} [{sql}]>"
 
     def __getitem__(self, k: Any) -> Any:
-        parent = super()
+        parent: Any = super()
         if not isinstance(k, (int, slice)) or not in_async_code():
-            return parent.__getitem__(k)  # type: ignore[misc]
+            return parent.__getitem__(k)
         if self._result_cache is not None:
-            found = parent.__getitem__(k)  # type: ignore[misc]
+            found = parent.__getitem__(k)
             return _AsyncIterableList(found) if isinstance(k, slice) else _ready(found)
         if isinstance(k, int):
             # A one-row slice (Django checks the index), fetched when awaited.
-            return _single(parent.__getitem__(slice(k, k + 1)))  # type: ignore[misc]
+            return _single(parent.__getitem__(slice(k, k + 1)))
         if k.step:
             # Django would fetch the slice now; fetch it when iterated instead.
-            return _every(k.step, parent.__getitem__(slice(k.start, k.stop)))  # type: ignore[misc]
-        return parent.__getitem__(k)  # type: ignore[misc]
+            return _every(k.step, parent.__getitem__(slice(k.start, k.stop)))
+        return parent.__getitem__(k)
 
     def __reduce__(self) -> Any:
         # The class is made at run time; pickle the QuerySet class it extends.
         base = type(self)._extends  # type: ignore[attr-defined]
-        return (_unpickle, (base, self.__getstate__()))  # type: ignore[attr-defined]
+        return (_unpickle, (base, self.__getstate__()))
 
     def __copy__(self) -> Any:
         clone = type(self).__new__(type(self))
@@ -171,7 +171,7 @@ class AsyncObjectsQuerySetMixin:
 
 def _unpickle(queryset_class: type, state: dict[str, Any]) -> Any:
     cls = async_queryset_class(queryset_class)
-    queryset = cls.__new__(cls)
+    queryset: Any = object.__new__(cls)
     queryset.__setstate__(state)
     return queryset
 
@@ -207,7 +207,7 @@ class AsyncObjectsManagerMixin:
         return queryset
 
 
-class AsyncManager(AsyncObjectsManagerMixin, models.Manager):  # type: ignore[type-arg]
+class AsyncManager(AsyncObjectsManagerMixin, models.Manager):
     """A manager to declare (``async_objects = AsyncManager()``), as upstream.
 
     Django's ``Manager`` whose querysets have the async-code conveniences;
@@ -234,7 +234,7 @@ def _async_view(manager: Any) -> Any:
                 {"__module__": __name__, "__doc__": cls.__doc__},
             )
             _manager_classes[cls] = view_class
-        view = view_class.__new__(view_class)
+        view = object.__new__(view_class)
         view.__dict__.update(manager.__dict__)
         _async_views[manager] = view
     return view
@@ -274,7 +274,7 @@ class AsyncModelMixin:
         self, *args: Any, **kwargs: Any
     ) -> tuple[int, dict[str, int]]:
         """``Model.adelete()`` under the upstream name."""
-        return await self.adelete(*args, **kwargs)  # type: ignore[attr-defined,no-any-return]
+        return await self.adelete(*args, **kwargs)  # type: ignore[attr-defined]
 
     async def async_refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
         """``Model.arefresh_from_db()`` under the upstream name."""
