@@ -428,6 +428,19 @@ async def test_orm_async_save_arguments_and_meta_options():
 
 
 @db
+async def test_multi_table_aupdate_works():
+    """Upstream can't update a child model's queryset with parent fields."""
+    chez = await Restaurant.async_objects.acreate(name="Chez", serves_pizza=False)
+    updated = await Restaurant.async_objects.filter(pk=chez.pk).aupdate(
+        name="Chez Nous", serves_pizza=True
+    )
+    assert updated == 1
+    await chez.async_refresh_from_db()
+    assert (chez.name, chez.serves_pizza) == ("Chez Nous", True)
+    assert (await Place.async_objects.aget(pk=chez.pk)).name == "Chez Nous"
+
+
+@db
 async def test_orm_async_delete_arguments_cascades_and_signals():
     restaurant = await Restaurant.async_objects.acreate(name="Chez")
     assert await restaurant.async_delete(keep_parents=True) == (

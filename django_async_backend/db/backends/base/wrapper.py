@@ -348,9 +348,11 @@ class AsyncDatabaseWrapper:
     def execute_wrapper(self, wrapper: Callable[..., Any]) -> _EitherContext:
         """Install ``wrapper`` around every query on this connection.
 
-        The wrapper is a plain function, as in Django's
-        ``connection.execute_wrapper``: it applies to raw cursors and to the
-        ORM alike. Use ``with`` or ``async with``.
+        As Django's ``connection.execute_wrapper``, for raw cursors and the
+        ORM alike; use ``with`` or ``async with``. ``wrapper`` is a plain
+        function (it gets Django's sync face as ``context["connection"]``)
+        or an ``async def`` that awaits ``execute`` (it gets this async
+        connection).
         """
         return _EitherContext(self._sync.execute_wrapper(wrapper))
 
