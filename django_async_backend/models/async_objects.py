@@ -159,11 +159,12 @@ class AsyncObjectsQuerySetMixin:
         return parent.__getitem__(k)
 
     def __reduce__(self) -> Any:
-        # The class is made at run time; pickle the QuerySet class it extends.
-        base = type(self)._extends  # type: ignore[attr-defined]
+        # A class made at run time is pickled as the QuerySet class it extends.
+        base = getattr(type(self), "_extends", type(self))
         return (_unpickle, (base, self.__getstate__()))
 
     def __copy__(self) -> Any:
+        # copy.copy() would otherwise go through __reduce__ (and fetch rows).
         clone = type(self).__new__(type(self))
         clone.__dict__.update(self.__dict__)
         return clone
