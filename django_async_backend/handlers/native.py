@@ -23,6 +23,7 @@ ENGINEs (``non_atomic_requests`` honoured).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from collections.abc import Awaitable, Callable
@@ -82,6 +83,32 @@ def _signal_receivers(func: Any) -> list[Any] | None:
     return list(cell.cell_contents)
 
 
+def _signal_of(func: Any) -> Any:
+    """The signal whose ``asend`` built the closure ``func``."""
+    code = func.__code__
+    try:
+        return func.__closure__[code.co_freevars.index("self")].cell_contents
+    except (ValueError, TypeError, IndexError):
+        return None
+
+
+def _request_used_its_thread() -> bool:
+    """Whether sync code of the current request ran in its thread.
+
+    Django runs a request's thread-sensitive sync code in one thread, in
+    order. A request that ends early (the client went away) may still have
+    code running there, on the request (its body, its session); Django's
+    request_finished, queued behind it in that thread, waits for it. The end
+    of such a request keeps that order: it takes the thread path too. (A
+    request that ends normally has awaited all its thread work already.)
+    """
+    context = asgiref_sync.SyncToAsync.thread_sensitive_context.get(None)
+    return (
+        context is not None
+        and context in asgiref_sync.SyncToAsync.context_to_thread_executor
+    )
+
+
 def _request_finished_receivers(response: Any) -> list[Any]:
     from django.core.signals import request_finished
 
@@ -104,8 +131,12 @@ def _bridged(func: Any) -> bool:
     """Whether this call site of the request path runs in the bridge."""
     if not policy.request_path_enabled():
         return False
+    from django.core.signals import request_finished
+
     receivers = _signal_receivers(func)
     if receivers is not None:
+        if _signal_of(func) is request_finished and _request_used_its_thread():
+            return False
         return policy.receivers_run_in_bridge(receivers)
     owner = getattr(func, "__self__", None)
     name = getattr(func, "__name__", None)
@@ -123,6 +154,15 @@ def _bridged(func: Any) -> bool:
     if _is_middleware_chain(func):
         return False
     return policy.runs_in_bridge(func)
+
+
+def _while_handling(
+    exception: BaseException, func: Callable[..., Any], *args: Any, **kwargs: Any
+) -> Any:
+    try:
+        raise exception
+    except BaseException:
+        return func(*args, **kwargs)
 
 
 async def _for_caller(
@@ -155,14 +195,18 @@ class _BridgeOrThread:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[Any]:
         func = self._func
-        if self._view:
-            if policy.view_runs_in_bridge(func):
-                return greenlet_spawn(func, *args, **kwargs)
-        elif _bridged(func):
-            if _signal_receivers(func) is not None:
-                return _for_caller(_caller_scope(), func, *args, **kwargs)
-            return greenlet_spawn(func, *args, **kwargs)
-        return asgiref_sync.sync_to_async(func, **self._options)(*args, **kwargs)
+        bridged = policy.view_runs_in_bridge(func) if self._view else _bridged(func)
+        if not bridged:
+            return asgiref_sync.sync_to_async(func, **self._options)(*args, **kwargs)
+        handling = sys.exc_info()[1]
+        if handling is not None:
+            # As sync_to_async does: code called while an exception is being
+            # handled (Django's exception handling, a got_request_exception
+            # receiver reading sys.exc_info()) sees that exception.
+            func = functools.partial(_while_handling, handling, func)
+        if _signal_receivers(self._func) is not None:
+            return _for_caller(_caller_scope(), func, *args, **kwargs)
+        return greenlet_spawn(func, *args, **kwargs)
 
 
 def request_sync_to_async(

@@ -208,10 +208,30 @@ def _decide(paths: tuple[str, ...]) -> bool:
     return bool(paths) and _ours_by_default(paths)
 
 
+_by_code: dict[tuple[Any, type], bool] = {}
+
+
+def _decide_for(func: Any) -> bool:
+    # Keyed by the function and the class of the object it is bound to: the
+    # same hook of the same middleware is decided once, not per request.
+    owner = getattr(func, "__self__", None)
+    key = (getattr(func, "__func__", func), type(owner))
+    try:
+        return _by_code[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable callable
+        decision = _decide(code_paths(func))
+        if len(_by_code) < 4096:
+            try:
+                _by_code[key] = decision
+            except TypeError:
+                pass
+        return decision
+
+
 def runs_in_bridge(func: Callable[..., Any]) -> bool:
     """Whether the sync callable ``func`` of the request path runs in the
     bridge (rather than in a thread)."""
-    return request_path_enabled() and _decide(code_paths(func))
+    return request_path_enabled() and _decide_for(func)
 
 
 def receivers_run_in_bridge(receivers: Iterable[Callable[..., Any]]) -> bool:
@@ -222,7 +242,7 @@ def receivers_run_in_bridge(receivers: Iterable[Callable[..., Any]]) -> bool:
     must not run on the event loop keeps them all on Django's thread path.
     """
     return request_path_enabled() and all(
-        _decide(code_paths(receiver)) for receiver in receivers
+        _decide_for(receiver) for receiver in receivers
     )
 
 
@@ -263,6 +283,7 @@ def view_runs_in_bridge(view: Callable[..., Any]) -> bool:
 def reset() -> None:
     """Forget cached decisions (settings changed)."""
     _decide.cache_clear()
+    _by_code.clear()
     _cache_blocks.cache_clear()
     _session_storage_blocks.cache_clear()
     _all_aliases_async.cache_clear()

@@ -68,8 +68,8 @@ class Browser:
         """The CSRF cookie's value (Django rotates it at login)."""
         return self.http.cookies.get("csrftoken", domain="testserver.local")
 
-    async def get(self, url: str) -> httpx.Response:
-        return await self.http.get(url)
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.http.get(url, **kwargs)
 
     async def post(
         self, url: str, data: Any = None, *, csrf: bool = True

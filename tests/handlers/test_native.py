@@ -267,3 +267,56 @@ async def test_sync_receivers_of_asend_run_inside_the_callers_transaction():
             await asyncio.create_task(handler())
     assert hops.sync_to_async == []
     assert not await User.objects.filter(username="grace").aexists()
+
+
+EVERY_DJANGO_MIDDLEWARE = [
+    "django.middleware.cache.UpdateCacheMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
+    "django.middleware.http.ConditionalGetMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.contrib.sites.middleware.CurrentSiteMiddleware",
+    "django.contrib.admindocs.middleware.XViewMiddleware",
+    "django.contrib.flatpages.middleware.FlatpageFallbackMiddleware",
+    "django.contrib.redirects.middleware.RedirectFallbackMiddleware",
+    "django.middleware.cache.FetchFromCacheMiddleware",
+]
+
+
+async def test_every_django_middleware_runs_without_a_thread_hop(request_settings):
+    from django.contrib.flatpages.models import FlatPage
+    from django.contrib.redirects.models import Redirect
+    from django.contrib.sites.models import Site
+
+    site = await Site.objects.aget(pk=1)
+    flatpage = await FlatPage.objects.acreate(
+        url="/about/", title="About", content="hi"
+    )
+    await flatpage.sites.aadd(site)
+    await Redirect.objects.acreate(site=site, old_path="/old/", new_path="/plain/")
+    await User.objects.acreate_user("ada", password="secret")
+    with override_settings(
+        MIDDLEWARE=EVERY_DJANGO_MIDDLEWARE,
+        CACHES={
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        },
+    ):
+        browser = Browser(ASGIHandler())
+        await log_in(browser)
+        with HopCounter() as hops:
+            assert (await browser.get("/plain/")).text == "ok"
+            assert (await browser.get("/plain/")).text == "ok"  # from the cache
+            about = await browser.get("/about/")  # a flat page, on a 404
+            assert about.status_code == 200 and "hi" in about.text
+            moved = await browser.get("/old/", follow_redirects=False)
+            assert moved.status_code == 301 and moved.headers["Location"] == "/plain/"
+            written = await browser.post("/write/", {"author": "A", "title": "B"})
+            assert written.status_code == 200
+    assert hops.sync_to_async == []
+    assert hops.threads == []

@@ -15,4 +15,7 @@ urlpatterns = [
     path("native-sync-count/", views.native_sync_count),
     path("template/", views.template_page),
     path("plain/", views.plain),
+    path("slow/", views.slow),
+    path("plain-db/", views.plain_db),
+    path("slow-mw/", views.plain),
 ]

@@ -111,3 +111,16 @@ async def template_page(request: HttpRequest) -> TemplateResponse:
 
 async def plain(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
+
+
+async def slow(request: HttpRequest) -> JsonResponse:
+    """A view still in its transaction when the client goes away."""
+    async with async_atomic():
+        await Author.objects.acreate(name="never committed")
+        async with async_connections["default"].cursor() as cursor:
+            await cursor.execute("SELECT pg_sleep(30)")
+    return JsonResponse({"done": True})
+
+
+async def plain_db(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"count": await Book.objects.acount()})
