@@ -24,10 +24,12 @@ ENGINE = {
     "upstream": "django_async_backend.db.backends.postgresql",
 }.get(CONTENDER, "django.db.backends.postgresql")
 
-DATABASES = {
-    "default": {
-        "ENGINE": ENGINE,
-        "NAME": os.environ.get("BENCH_DB", "dab_bench"),
+
+def database(engine: str, default_name: str) -> dict[str, object]:
+    """A ``DATABASES`` entry on the benchmark server (``BENCH_DB``, ``PG*``)."""
+    return {
+        "ENGINE": engine,
+        "NAME": os.environ.get("BENCH_DB", default_name),
         "HOST": os.environ.get("PGHOST", "127.0.0.1"),
         "PORT": os.environ.get("PGPORT", "5432"),
         "USER": os.environ.get("PGUSER", "postgres"),
@@ -35,7 +37,9 @@ DATABASES = {
         "CONN_MAX_AGE": 0,
         "OPTIONS": {"pool": dict(POOL)},
     }
-}
+
+
+DATABASES = {"default": database(ENGINE, "dab_bench")}
 
 INSTALLED_APPS = ["benchmarks.app"]
 if CONTENDER in ("ours", "upstream"):

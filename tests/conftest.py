@@ -12,6 +12,7 @@ import asyncio
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -151,3 +152,24 @@ def observer() -> Iterator[Observer]:
         yield obs
     finally:
         obs.close()
+
+
+@pytest.fixture
+def pool_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count checkouts and returns that go through psycopg_pool itself."""
+    from psycopg_pool import AsyncConnectionPool
+
+    calls: list[str] = []
+    getconn, putconn = AsyncConnectionPool.getconn, AsyncConnectionPool.putconn
+
+    async def counted_getconn(self: Any, timeout: Any = None) -> Any:
+        calls.append("getconn")
+        return await getconn(self, timeout)
+
+    async def counted_putconn(self: Any, conn: Any) -> None:
+        calls.append("putconn")
+        await putconn(self, conn)
+
+    monkeypatch.setattr(AsyncConnectionPool, "getconn", counted_getconn)
+    monkeypatch.setattr(AsyncConnectionPool, "putconn", counted_putconn)
+    return calls

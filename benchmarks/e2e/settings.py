@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 
+from ..settings import database
+
 CONTENDER = os.environ.get("BENCH_E2E_CONTENDER", "ours")
-POOL = {"min_size": 1, "max_size": int(os.environ.get("BENCH_POOL_MAX", "20"))}
 
 SECRET_KEY = "benchmarks-only"
 DEBUG = False
@@ -50,18 +51,10 @@ MIDDLEWARE = [
 ROOT_URLCONF = "benchmarks.e2e.urls"
 
 DATABASES = {
-    "default": {
-        "ENGINE": (
-            "django_async_backend.db.backends.postgresql"
-            if CONTENDER in ("ours", "upstream")
-            else "django.db.backends.postgresql"
-        ),
-        "NAME": os.environ.get("BENCH_DB", "dab_bench_e2e"),
-        "HOST": os.environ.get("PGHOST", "127.0.0.1"),
-        "PORT": os.environ.get("PGPORT", "5432"),
-        "USER": os.environ.get("PGUSER", "postgres"),
-        "PASSWORD": os.environ.get("PGPASSWORD", ""),
-        "CONN_MAX_AGE": 0,
-        "OPTIONS": {"pool": dict(POOL)},
-    }
+    "default": database(
+        "django_async_backend.db.backends.postgresql"
+        if CONTENDER in ("ours", "upstream")
+        else "django.db.backends.postgresql",
+        "dab_bench_e2e",
+    )
 }

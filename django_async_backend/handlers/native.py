@@ -24,7 +24,6 @@ ENGINEs (``non_atomic_requests`` honoured).
 from __future__ import annotations
 
 import functools
-import importlib
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,6 +35,7 @@ from django.core.handlers import base as handlers_base
 from ..db.bridge import greenlet_spawn
 from ..db.scope import current_scope, delegate_scope
 from ..db.task_local import is_async_alias
+from ..utils.name_swap import NameSwap
 from . import policy
 
 __all__ = [
@@ -62,9 +62,6 @@ REQUEST_MODULES: dict[str, str | None] = {
 # In BaseHandler, sync_to_async also wraps the view: that module gets
 # view_sync_to_async, which tells views from the handler's own call sites.
 BASE_MODULE = "django.core.handlers.base"
-
-_originals: dict[tuple[str, str], Any] = {}
-
 
 def _signal_receivers(func: Any) -> list[Any] | None:
     """The receivers of ``Signal.asend``'s sync half, if ``func`` is it.
@@ -274,33 +271,17 @@ def make_view_atomic(self: Any, view: Callable[..., Any]) -> Callable[..., Any]:
     return view
 
 
-def _swap(module_name: str, name: str, replacement: Any) -> None:
-    module = importlib.import_module(module_name)
-    key = (module_name, name)
-    if key not in _originals:
-        _originals[key] = getattr(module, name)
-    setattr(module, name, replacement)
+_swaps = NameSwap()
 
 
 def install() -> None:
     """Swap in the native request path (idempotent). Called by ready()."""
-    from django.apps import apps
-
-    for module_name, app in REQUEST_MODULES.items():
-        if app is not None and not apps.is_installed(app):
-            continue
-        module = importlib.import_module(module_name)
-        if hasattr(module, "sync_to_async"):
-            _swap(module_name, "sync_to_async", request_sync_to_async)
-    _swap(BASE_MODULE, "sync_to_async", view_sync_to_async)
+    _swaps.swap_in_modules(REQUEST_MODULES, "sync_to_async", request_sync_to_async)
+    _swaps.swap(BASE_MODULE, "sync_to_async", view_sync_to_async)
     handlers_base.BaseHandler.make_view_atomic = make_view_atomic
 
 
 def uninstall() -> None:
     """Put Django's own functions back."""
-    for (module_name, name), original in _originals.items():
-        module = sys.modules.get(module_name)
-        if module is not None:
-            setattr(module, name, original)
-    _originals.clear()
+    _swaps.restore()
     handlers_base.BaseHandler.make_view_atomic = _original_make_view_atomic

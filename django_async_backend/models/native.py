@@ -39,18 +39,16 @@ receivers see (and join) its transaction.
 from __future__ import annotations
 
 import functools
-import importlib
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref import sync as asgiref_sync
-from django.apps import apps
 
 from .. import conf
 from ..db.bridge import await_only, greenlet_spawn, in_bridge
 from ..db.scope import current_scope, delegate_scope
 from ..db.task_local import is_async_alias
+from ..utils.name_swap import NameSwap
 
 __all__ = [
     "ORM_MODULES",
@@ -73,9 +71,6 @@ ORM_MODULES: dict[str, str | None] = {
     "django.contrib.sessions.backends.cached_db": "django.contrib.sessions",
 }
 DISPATCH_MODULE = "django.dispatch.dispatcher"
-
-_originals: dict[tuple[str, str], Any] = {}
-
 
 def _alias_of(func: Callable[..., Any], args: tuple[Any, ...]) -> str | None:
     """The database alias a sync ORM call will use, if it can be told."""
@@ -159,32 +154,18 @@ def native_async_to_sync(
     return call
 
 
-def _swap(module_name: str, name: str, replacement: Any) -> None:
-    module = importlib.import_module(module_name)
-    key = (module_name, name)
-    if key not in _originals:
-        _originals[key] = getattr(module, name)
-    setattr(module, name, replacement)
+_swaps = NameSwap()
 
 
 def install() -> None:
     """Swap in the native path (idempotent). Called by the app's ready()."""
-    for module_name, app in ORM_MODULES.items():
-        if app is not None and not apps.is_installed(app):
-            continue
-        module = importlib.import_module(module_name)
-        if hasattr(module, "sync_to_async"):
-            _swap(module_name, "sync_to_async", native_sync_to_async)
-    _swap(DISPATCH_MODULE, "async_to_sync", native_async_to_sync)
+    _swaps.swap_in_modules(ORM_MODULES, "sync_to_async", native_sync_to_async)
+    _swaps.swap(DISPATCH_MODULE, "async_to_sync", native_async_to_sync)
 
 
 def uninstall() -> None:
     """Put Django's own functions back."""
-    for (module_name, name), original in _originals.items():
-        module = sys.modules.get(module_name)
-        if module is not None:
-            setattr(module, name, original)
-    _originals.clear()
+    _swaps.restore()
 
 
 def settings_changed() -> None:

@@ -15,6 +15,7 @@ from django.test.utils import override_settings
 
 from django_async_backend.db import async_connections
 from django_async_backend.db.transaction import async_atomic
+from tests.asgi import drive
 
 pytestmark = [
     pytest.mark.requires_postgresql,
@@ -104,37 +105,8 @@ async def test_setting_disables_request_signals():
 async def test_asgi_request_leaves_no_connection_behind(observer):
     """A request through Django's ASGI handler: the view's task ends and its
     connection is closed (no middleware involved)."""
-    messages = []
-    requested, responded = False, asyncio.Event()
-
-    async def receive():
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await responded.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message):
-        messages.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            responded.set()
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/books/count",
-        "raw_path": b"/books/count",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
-    await asyncio.create_task(ASGIHandler()(scope, receive, send))
-    body = json.loads(b"".join(m.get("body", b"") for m in messages))
+    status, raw = await drive(ASGIHandler(), "/books/count")
+    assert status == 200
+    body = json.loads(raw)
     assert body["count"] == 0
     assert await gone(observer, body["pid"])

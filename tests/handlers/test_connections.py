@@ -5,55 +5,21 @@ that goes away."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from django.core.handlers.asgi import ASGIHandler
-from django.db import connections
 from django.test.utils import override_settings
 
 from django_async_backend.db import async_connections
 from tests.app.models import Author, Book
+from tests.asgi import drive
+from tests.pools import pooled
 
 pytestmark = [
     pytest.mark.requires_postgresql,
     pytest.mark.async_django_db(transaction=True),
 ]
-
-
-@contextmanager
-def pooled(**pool: Any) -> Iterator[None]:
-    options = connections.settings["default"]["OPTIONS"]
-    saved = dict(options)
-    options["pool"] = {"min_size": 1, **pool}
-    try:
-        yield
-    finally:
-        options.clear()
-        options.update(saved)
-
-
-@pytest.fixture
-def pool_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Count checkouts and returns that go through psycopg_pool itself."""
-    from psycopg_pool import AsyncConnectionPool
-
-    calls: list[str] = []
-    getconn, putconn = AsyncConnectionPool.getconn, AsyncConnectionPool.putconn
-
-    async def counted_getconn(self: Any, timeout: Any = None) -> Any:
-        calls.append("getconn")
-        return await getconn(self, timeout)
-
-    async def counted_putconn(self: Any, conn: Any) -> None:
-        calls.append("putconn")
-        await putconn(self, conn)
-
-    monkeypatch.setattr(AsyncConnectionPool, "getconn", counted_getconn)
-    monkeypatch.setattr(AsyncConnectionPool, "putconn", counted_putconn)
-    return calls
 
 
 async def sample() -> Book:
@@ -112,49 +78,6 @@ async def test_an_exhausted_pool_still_fails_after_its_timeout(
         assert status == 500
         assert "couldn't get a connection after 0.30 sec" in caplog.text
         await async_connections.close_pools()
-
-
-async def drive(
-    app: Any, path: str, *, disconnect: asyncio.Event | None = None
-) -> tuple[int | None, bytes]:
-    """One GET through the ASGI app; the client goes away on ``disconnect``."""
-    messages: list[dict[str, Any]] = []
-    sent_body = False
-    finished = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent_body
-        if not sent_body:
-            sent_body = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        if disconnect is not None:
-            await disconnect.wait()
-        else:
-            await finished.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            finished.set()
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
-    await asyncio.create_task(app(scope, receive, send))
-    status = next((m["status"] for m in messages if "status" in m), None)
-    return status, b"".join(m.get("body", b"") for m in messages)
 
 
 async def busy_on_server(observer: Any) -> list[Any]:

@@ -415,14 +415,23 @@ class AwaitingPool:
         return AwaitingConnection(raw, pool=self, server_binding=self.server_binding)
 
     def putconn(self, conn: AwaitingConnection) -> None:
+        if self.hand_over(conn.raw):
+            return
         # Shielded: a second cancellation must not lose the connection.
         await_only(asyncio.shield(self.give_back(conn.raw)))
 
+    def hand_over(self, raw: psycopg.AsyncConnection[Any]) -> bool:
+        """Give ``raw`` to the longest-waiting queued task, if any (no I/O)."""
+        if self.queue.waiting and not server_closed(raw) and self.queue.offer(raw):
+            self.checked_out.discard(raw)
+            return True
+        return False
+
     async def give_back(self, raw: psycopg.AsyncConnection[Any]) -> None:
         """Return ``raw`` clean: to a queued task, else to the pool."""
-        self.checked_out.discard(raw)
-        if self.queue.waiting and not server_closed(raw) and self.queue.offer(raw):
+        if self.hand_over(raw):
             return
+        self.checked_out.discard(raw)
         await return_to_pool(self.raw, raw)
 
     def close(self, timeout: float = 5.0) -> None:

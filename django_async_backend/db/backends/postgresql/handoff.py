@@ -48,8 +48,12 @@ class ExhaustedPoolQueue:
 
     @property
     def waiting(self) -> int:
-        """How many tasks are queued."""
-        return sum(1 for future in self._waiters if not future.done())
+        """How many tasks are queued.
+
+        A waiter that gives up leaves the queue as soon as it resumes; until
+        then it is still counted (``offer`` skips it).
+        """
+        return len(self._waiters)
 
     def _exhausted(self) -> bool:
         stats = self._pool.get_stats()
@@ -59,21 +63,20 @@ class ExhaustedPoolQueue:
         """A connection from the pool, queueing here while it is exhausted."""
         if not self._waiters and not self._exhausted():
             return await self._pool.getconn(timeout)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._waiters.append(future)
         self._start_scout()
+        # A plain timer rather than asyncio.timeout(): this path runs for
+        # every request while the pool is exhausted.
+        timer = loop.call_later(timeout, _expire, future, timeout)
         try:
-            async with asyncio.timeout(timeout):
-                connection = await future
-        except TimeoutError:
-            self._reclaim(future)
-            raise PoolTimeout(
-                f"couldn't get a connection after {timeout:.2f} sec"
-            ) from None
+            connection = await future
         except BaseException:
             self._reclaim(future)
             raise
         finally:
+            timer.cancel()
             if future in self._waiters:
                 self._waiters.remove(future)
             if not self._waiters:
@@ -153,6 +156,13 @@ class ExhaustedPoolQueue:
             future = self._waiters.popleft()
             if not future.done():
                 future.set_exception(PoolClosed("the connection pool was closed"))
+
+
+def _expire(future: asyncio.Future[Any], timeout: float) -> None:
+    if not future.done():
+        future.set_exception(
+            PoolTimeout(f"couldn't get a connection after {timeout:.2f} sec")
+        )
 
 
 _background: set[asyncio.Task[Any]] = set()

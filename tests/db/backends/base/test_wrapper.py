@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from django_async_backend.db import async_connections
 from django_async_backend.db.backends.base import idle
 from django_async_backend.db.backends.postgresql.driver import AwaitingPool
+from tests.pools import pooled
 
 pytestmark = [
     pytest.mark.requires_postgresql,
     pytest.mark.async_django_db(transaction=True),
 ]
-
-
-@contextmanager
-def pooled(pool: Any) -> Iterator[None]:
-    options = connections.settings["default"]["OPTIONS"]
-    saved = dict(options)
-    options["pool"] = pool
-    try:
-        yield
-    finally:
-        options.clear()
-        options.update(saved)
 
 
 @pytest.fixture
@@ -67,7 +53,7 @@ async def connected_face() -> Any:
 async def test_overlapping_releases_give_the_connection_back_once(
     held_give_back: Any, first_final: bool, second_reuse: bool
 ) -> None:
-    with pooled({"min_size": 1, "max_size": 2}):
+    with pooled(max_size=2):
         face = await connected_face()
         raw = face.connection
         first = asyncio.create_task(face._release(final=first_final, reuse=False))
