@@ -63,6 +63,7 @@ REQUEST_MODULES: dict[str, str | None] = {
 # view_sync_to_async, which tells views from the handler's own call sites.
 BASE_MODULE = "django.core.handlers.base"
 
+
 def _signal_receivers(func: Any) -> list[Any] | None:
     """The receivers of ``Signal.asend``'s sync half, if ``func`` is it.
 

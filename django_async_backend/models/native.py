@@ -72,6 +72,7 @@ ORM_MODULES: dict[str, str | None] = {
 }
 DISPATCH_MODULE = "django.dispatch.dispatcher"
 
+
 def _alias_of(func: Callable[..., Any], args: tuple[Any, ...]) -> str | None:
     """The database alias a sync ORM call will use, if it can be told."""
     from django.db import models, router
