@@ -15,6 +15,7 @@ class DjangoAsyncBackendConfig(AppConfig):
         from .db import signals as db_signals
         from .db.task_local import install
         from .handlers.native import install as install_native_request
+        from .models import async_objects, deletion
         from .models.native import install as install_native_orm
 
         conf.validate()
@@ -30,3 +31,5 @@ class DjangoAsyncBackendConfig(AppConfig):
         )
         install_native_orm()
         install_native_request()
+        async_objects.install()
+        deletion.install()

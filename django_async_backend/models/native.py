@@ -76,6 +76,7 @@ DISPATCH_MODULE = "django.dispatch.dispatcher"
 def _alias_of(func: Callable[..., Any], args: tuple[Any, ...]) -> str | None:
     """The database alias a sync ORM call will use, if it can be told."""
     from django.db import models, router
+    from django.db.models.deletion import Collector
 
     target = getattr(func, "__self__", None)
     if target is None and args:
@@ -88,6 +89,8 @@ def _alias_of(func: Callable[..., Any], args: tuple[Any, ...]) -> str | None:
         return target.db
     if isinstance(target, models.Model):
         return target._state.db or router.db_for_write(type(target), instance=target)
+    if isinstance(target, Collector):  # an async on_delete handler's collect()
+        return str(target.using)
     return None
 
 

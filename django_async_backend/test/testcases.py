@@ -179,21 +179,55 @@ class AsyncioTransactionTestCase(IsolatedAsyncioTestCase):
                 await async_connections.close_pools()
 
     def _empty_test_databases(self) -> None:
+        """Empty each test database once, as ``TransactionTestCase`` does.
+
+        Aliases can share a database: a ``TEST["MIRROR"]`` (Django's replica
+        layout) or two aliases naming the same one (the test runner creates
+        it once). Mirrors are skipped and a shared database is flushed once.
+        The flush runs on this thread's sync connections; the ones it opened
+        are closed, or the test runner could not drop the test database
+        ("being accessed by other users").
+        """
         if self._rollback_each_test:
             return
+        inhibit = self.available_apps is not None
+        flushed: set[tuple[Any, ...]] = set()
         for alias in self._aliases():
-            if not is_test_database(connections[alias].settings_dict):
+            connection = connections[alias]
+            settings_dict = connection.settings_dict
+            if settings_dict["TEST"].get("MIRROR") or not is_test_database(
+                settings_dict
+            ):
                 continue
-            inhibit = self.available_apps is not None
-            call_command(
-                "flush",
-                verbosity=0,
-                interactive=False,
-                database=alias,
-                reset_sequences=self.reset_sequences,
-                allow_cascade=inhibit,
-                inhibit_post_migrate=inhibit,
-            )
+            database = _database_identity(connection)
+            if database in flushed:
+                continue
+            flushed.add(database)
+            opened = connection.connection is None
+            try:
+                call_command(
+                    "flush",
+                    verbosity=0,
+                    interactive=False,
+                    database=alias,
+                    reset_sequences=self.reset_sequences,
+                    allow_cascade=inhibit,
+                    inhibit_post_migrate=inhibit,
+                )
+            finally:
+                if opened:
+                    connection.close()
+
+
+def _database_identity(connection: Any) -> tuple[Any, ...]:
+    """What tells two aliases' databases apart: vendor, server and name."""
+    settings_dict = connection.settings_dict
+    return (
+        connection.vendor,
+        settings_dict.get("HOST") or "",
+        str(settings_dict.get("PORT") or ""),
+        settings_dict["NAME"],
+    )
 
 
 class _AssertNumQueriesContext:

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.db.models import Count, F, Prefetch, Q
@@ -20,7 +21,7 @@ from django.shortcuts import aget_object_or_404
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET
 
 from django_async_backend.db import async_connections
 from django_async_backend.db.transaction import async_atomic, on_commit
@@ -60,6 +61,38 @@ def loan_json(loan: Loan) -> dict[str, Any]:
 
 def error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
+
+
+View = Callable[..., Awaitable[HttpResponse]]
+
+
+def api(*methods: str) -> Callable[[View], View]:
+    """Decorate a JSON endpoint: every answer is JSON, errors included.
+
+    Other methods get a 405 whose body names the ones to use (and the
+    ``Allow`` header); an unknown id gets a JSON 404 instead of Django's
+    HTML page. POST endpoints take JSON from any client (no CSRF cookie).
+    """
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        async def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if request.method not in methods:
+                response = error(
+                    405,
+                    f"{request.method} is not allowed on {request.path}: "
+                    f"use {' or '.join(methods)}.",
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                return await view(request, *args, **kwargs)
+            except Http404 as exc:
+                return error(404, str(exc))
+
+        return csrf_exempt(endpoint) if "POST" in methods else endpoint
+
+    return decorate
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
@@ -116,7 +149,7 @@ async def index(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@api("GET")
 async def health(request: HttpRequest) -> JsonResponse:
     connection = async_connections["default"]
     async with connection.cursor() as cursor:
@@ -128,8 +161,7 @@ async def health(request: HttpRequest) -> JsonResponse:
 # -- books ------------------------------------------------------------------------
 
 
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
+@api("GET", "POST")
 async def books(request: HttpRequest) -> JsonResponse:
     if request.method == "POST":
         return await create_book(request)
@@ -170,7 +202,7 @@ async def create_book(request: HttpRequest) -> JsonResponse:
     return JsonResponse(book_json(book), status=201)
 
 
-@require_GET
+@api("GET")
 async def book_detail(request: HttpRequest, pk: int) -> JsonResponse:
     open_loans = Loan.objects.filter(returned_at__isnull=True)
     book = await aget_object_or_404(
@@ -194,7 +226,7 @@ tag_names_of = prepare(
 open_loans_of = prepare(Loan.objects.filter(book=Param("pk"), returned_at__isnull=True))
 
 
-@require_GET
+@api("GET")
 async def book_detail_prepared(request: HttpRequest, pk: int) -> JsonResponse:
     """``book_detail``'s JSON, from three prepared querysets."""
     try:
@@ -217,8 +249,7 @@ async def book_detail_prepared(request: HttpRequest, pk: int) -> JsonResponse:
     )
 
 
-@csrf_exempt
-@require_POST
+@api("POST")
 async def borrow(request: HttpRequest, pk: int) -> JsonResponse:
     try:
         borrower = str(json_body(request)["borrower"]).strip()
@@ -241,8 +272,7 @@ async def borrow(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(loan_json(loan), status=201)
 
 
-@csrf_exempt
-@require_POST
+@api("POST")
 async def return_loan(request: HttpRequest, pk: int) -> JsonResponse:
     async with async_atomic():
         loan = await aget_object_or_404(
@@ -262,7 +292,7 @@ async def return_loan(request: HttpRequest, pk: int) -> JsonResponse:
 # -- authors, statistics, activity --------------------------------------------
 
 
-@require_GET
+@api("GET")
 async def author_detail(request: HttpRequest, pk: int) -> JsonResponse:
     author = await aget_object_or_404(
         Author.objects.prefetch_related(
@@ -285,7 +315,7 @@ async def popular_tags(limit: int = 5) -> list[dict[str, Any]]:
     return [{"tag": tag.name, "books": tag.n} async for tag in tags]
 
 
-@require_GET
+@api("GET")
 async def stats(request: HttpRequest) -> JsonResponse:
     # Independent queries, each in its own task on its own connection: they
     # run at the same time.
@@ -300,7 +330,7 @@ async def stats(request: HttpRequest) -> JsonResponse:
     )
 
 
-@require_GET
+@api("GET")
 async def activity(request: HttpRequest) -> JsonResponse:
     latest = Activity.objects.all()[:50]
     return JsonResponse(
@@ -310,3 +340,9 @@ async def activity(request: HttpRequest) -> JsonResponse:
             ]
         }
     )
+
+
+@csrf_exempt
+async def not_found(request: HttpRequest, path: str) -> JsonResponse:
+    """Any other /api/ URL (any method): a JSON 404 too."""
+    return error(404, f"No API endpoint at {request.path}.")

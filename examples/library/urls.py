@@ -1,5 +1,5 @@
 from catalog import views
-from django.urls import path
+from django.urls import path, re_path
 
 urlpatterns = [
     path("", views.index, name="index"),
@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/authors/<int:pk>/", views.author_detail, name="author-detail"),
     path("api/stats/", views.stats, name="stats"),
     path("api/activity/", views.activity, name="activity"),
+    re_path(r"^api/(?P<path>.*)$", views.not_found),
 ]

@@ -119,13 +119,31 @@ def test_borrow_and_return(server):
     assert not any(entry.startswith("bob ") for entry in log)
 
 
-def test_errors_are_http_errors(server):
-    assert httpx.get(f"{server.url}/api/books/999999/").status_code == 404
-    assert (
-        post(server, "/api/books/999999/borrow/", {"borrower": "x"}).status_code == 404
+def assert_json_error(response: httpx.Response, status: int, *words: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    message = response.json()["error"]
+    for word in words:
+        assert word in message, message
+
+
+def test_errors_are_json_http_errors(server):
+    # Unknown ids and API paths: JSON 404s, not Django's HTML page.
+    for path in ("/api/books/999999/", "/api/authors/999999/", "/api/nope/"):
+        assert_json_error(httpx.get(f"{server.url}{path}", timeout=30), 404)
+    assert_json_error(
+        post(server, "/api/books/999999/borrow/", {"borrower": "x"}), 404, "Book"
     )
-    assert post(server, "/api/books/1/borrow/", {"nobody": 1}).status_code == 400
-    assert httpx.get(f"{server.url}/api/books/1/borrow/").status_code == 405
+    assert_json_error(post(server, "/api/loans/999999/return/"), 404, "Loan")
+    assert_json_error(post(server, "/api/books/1/borrow/", {"nobody": 1}), 400)
+    # The wrong method: a JSON 405 naming the one to use.
+    for path in ("/api/books/1/borrow/", "/api/loans/1/return/"):
+        response = httpx.get(f"{server.url}{path}", timeout=30)
+        assert_json_error(response, 405, "GET is not allowed", "use POST")
+        assert response.headers["allow"] == "POST"
+    response = post(server, "/api/stats/")
+    assert_json_error(response, 405, "use GET")
+    assert response.headers["allow"] == "GET"
 
 
 def test_concurrent_borrowers_never_overbook(server):

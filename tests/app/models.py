@@ -5,6 +5,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from django_async_backend.db.models.base import AsyncModelMixin
+from django_async_backend.db.models.manager import AsyncManager
 
 
 class Publisher(models.Model):
@@ -152,3 +153,90 @@ class UpstreamStyleBook(AsyncModelMixin, models.Model):
     """Declared the way the upstream project's README does."""
 
     name = models.CharField(max_length=100)
+
+
+class UpstreamManagerBook(models.Model):
+    """Declares the manager itself, as the upstream docs' "Managers" show."""
+
+    id = models.AutoField(primary_key=True)
+    name = models.CharField(max_length=100)
+
+    async_objects = AsyncManager()
+
+
+class OwnAsyncApi(models.Model):
+    """Defines names of the upstream model API itself: it keeps its own."""
+
+    name = models.CharField(max_length=100)
+
+    objects = models.Manager()
+    async_objects = models.Manager()
+
+    async def async_save(self, *args, **kwargs):
+        self.name = f"saved by its own async_save: {self.name}"
+        await self.asave(*args, **kwargs)
+
+
+# Custom on_delete handlers: async ones as upstream requires them, and a
+# sync one (Django's kind).
+async def detach_and_log(collector, field, sub_objs, using):
+    names = sorted([pet.name async for pet in sub_objs])
+    await AuditLog.objects.acreate(message=f"detached {', '.join(names)}")
+    collector.add_field_update(field, None, sub_objs)
+
+
+async def cascade_through_collector(collector, field, sub_objs, using):
+    await collector.collect(
+        sub_objs,
+        source=field.remote_field.model,
+        source_attr=field.name,
+        nullable=field.null,
+        fail_on_restricted=False,
+    )
+
+
+def detach(collector, field, sub_objs, using):
+    collector.add_field_update(field, None, sub_objs)
+
+
+class Owner(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class PetQuerySet(models.QuerySet):
+    def named(self, name):
+        return self.filter(name=name)
+
+
+class Pet(models.Model):
+    name = models.CharField(max_length=50)
+    owner = models.ForeignKey(
+        Owner, null=True, on_delete=detach_and_log, related_name="pets"
+    )
+    keeper = models.ForeignKey(
+        Owner, null=True, on_delete=cascade_through_collector, related_name="kept"
+    )
+    walker = models.ForeignKey(
+        Owner, null=True, on_delete=detach, related_name="walked"
+    )
+
+    objects = PetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+
+
+# Meta options upstream's docs say async_save() honours.
+class Recipe(AsyncModelMixin, models.Model):
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        select_on_save = True
+
+
+class Step(AsyncModelMixin, models.Model):
+    recipe = models.ForeignKey(Recipe, on_delete=models.CASCADE, related_name="steps")
+    text = models.CharField(max_length=50)
+
+    class Meta:
+        order_with_respect_to = "recipe"

@@ -74,6 +74,25 @@ class OnCommitTests(AsyncioTransactionTestCase):
         self.assertIn("robust_callback", log_record.getMessage())
         self.assertIsInstance(log_record.exc_info[1], ForcedError)
 
+    async def test_robust_errors_are_also_logged_where_upstream_logs_them(self):
+        async def robust_callback():
+            raise ForcedError("robust callback")
+
+        with (
+            self.assertLogs("django_async_backend.db.backends", "ERROR") as ours,
+            self.assertLogs("django.db.backends", "ERROR") as djangos,
+        ):
+            async with async_atomic():
+                await on_commit(robust_callback, robust=True)
+                await self.do(1)
+            await async_connections["default"].on_commit(robust_callback, robust=True)
+        await self.assertDone([1])
+        for cm in (ours, djangos):
+            self.assertEqual(len(cm.records), 2)
+            for record in cm.records:
+                self.assertIn("robust_callback", record.getMessage())
+                self.assertIsInstance(record.exc_info[1], ForcedError)
+
     async def test_delays_execution_until_after_transaction_commit(self):
         async with async_atomic():
             await self.do(1)

@@ -138,3 +138,52 @@ def test_under_plain_unittest():
     finally:
         with admin_connection() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def _test_database_names(database: str) -> list[str]:
+    with admin_connection() as admin:
+        rows = admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s",
+            [f"test_{database}%"],
+        ).fetchall()
+    return [name for (name,) in rows]
+
+
+@pytest.mark.parametrize("layout", ["shared", "mirror"])
+def test_aliases_sharing_a_database_under_djangos_test_runner(layout, tmp_path):
+    """``other`` on ``default``'s database (upstream's layout) or a TEST
+    MIRROR of it: each database is flushed once, mirrors never, the
+    connections the flush opened are closed, so the runner destroys the test
+    database and exits 0."""
+    database = scratch_database(f"shared_{layout}")
+    env = _subprocess_env(database)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.test.settings_shared_database",
+        ASYNC_TEST_LAYOUT=layout,
+    )
+    postgresql = connections.settings["default"]["ENGINE"].endswith("postgresql")
+    if not postgresql:
+        env["DATABASE_URL"] = f"sqlite:///{tmp_path / database}.sqlite3"
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "django", "test",
+             "tests.test.shared_database_cases", "--noinput", "-v", "2"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
+        assert "Ran 3 tests" in result.stderr, output
+        # Three tests, one database: three flushes of "default", none of
+        # "other", whose sync connection is not left open. (The runner keeps
+        # "default"'s own connection, which it closes to drop the database.)
+        assert "FLUSHED ['default', 'default', 'default'] OPEN" in result.stdout
+        assert "OPEN ['default']" in result.stdout or "OPEN []" in result.stdout
+        if postgresql:
+            assert _test_database_names(database) == []
+        else:
+            assert list(tmp_path.iterdir()) == []
+    finally:
+        if postgresql:
+            with admin_connection() as admin:
+                for name in _test_database_names(database):
+                    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

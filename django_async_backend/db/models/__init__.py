@@ -1,1 +1,1 @@
-"""Compatibility with the upstream project's model API (see ``base``)."""
+"""The upstream project's model import paths (``base``, ``manager``)."""

@@ -11,7 +11,10 @@ pytestmark = pytest.mark.async_django_db
 
 
 async def test_async_objects_and_instance_methods():
-    assert UpstreamStyleBook.async_objects is UpstreamStyleBook._default_manager
+    # The default manager, for async code (see tests/models/test_async_objects.py).
+    default = UpstreamStyleBook._default_manager
+    assert isinstance(UpstreamStyleBook.async_objects, type(default))
+    assert UpstreamStyleBook.async_objects.model is UpstreamStyleBook
     async with async_atomic():
         book = await UpstreamStyleBook.async_objects.acreate(name="Django")
         book.name = "Django Async"

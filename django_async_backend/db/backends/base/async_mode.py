@@ -22,24 +22,29 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
 import sys
 import time
 import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.utils import asyncio as django_asyncio
 from django.utils.asyncio import async_unsafe
 
 from .... import conf
-from ...bridge import await_only, in_bridge
+from ...bridge import await_only, greenlet_spawn, in_bridge
 from ...scope import sync_transactions
 
 if TYPE_CHECKING:
     from .wrapper import AsyncDatabaseWrapper
 
 __all__ = ["AsyncModeMixin", "is_async_capable"]
+
+# Where the upstream project logs errors of robust on_commit callbacks (as
+# well as Django's "django.db.backends.base", which still gets them).
+robust_callback_logger = logging.getLogger("django_async_backend.db.backends.base")
 
 _GUARD_CODE = async_unsafe(lambda: None).__code__
 
@@ -173,6 +178,64 @@ def _awaiting_callback(func: Callable[[], Any]) -> Callable[[], Any]:
         return functools.wraps(func)(run)
     except AttributeError:  # pragma: no cover - callables without metadata
         return run
+
+
+def _logging_errors(func: Callable[[], Any]) -> Callable[[], Any]:
+    """Log a robust callback's error on the upstream logger, then re-raise
+    it for Django, which logs it on its own and carries on."""
+
+    def run() -> Any:
+        try:
+            return func()
+        except Exception as exc:
+            name = getattr(func, "__qualname__", repr(func))
+            robust_callback_logger.error(
+                "Error calling %s in on_commit() (%s).", name, exc, exc_info=True
+            )
+            raise
+
+    try:
+        return functools.wraps(func)(run)
+    except AttributeError:  # pragma: no cover - callables without metadata
+        return run
+
+
+def is_async_execute_wrapper(wrapper: Any) -> bool:
+    """Whether ``wrapper`` is an ``async def`` (or has an async ``__call__``)."""
+    return iscoroutinefunction(wrapper) or iscoroutinefunction(
+        getattr(wrapper, "__call__", None)  # noqa: B004
+    )
+
+
+def _awaiting_execute_wrapper(
+    wrapper: Callable[..., Any], face: AsyncDatabaseWrapper
+) -> Callable[..., Any]:
+    """Let an ``execute_wrapper`` be a coroutine function (upstream's kind).
+
+    Django calls wrappers synchronously, inside the bridge. The adapter
+    awaits ``wrapper`` there, handing it an awaitable ``execute`` (which runs
+    the rest of the chain, and the query, in the bridge) and a context whose
+    ``"connection"`` is the async connection, as async code knows it.
+    """
+
+    def run(execute: Callable[..., Any], sql: Any, params: Any, many: bool,
+            context: dict[str, Any]) -> Any:  # fmt: skip
+        async_context = {**context, "connection": face}
+
+        async def execute_async(
+            sql: Any, params: Any, many: bool, passed: dict[str, Any]
+        ) -> Any:
+            inner = context if passed is async_context else passed
+            return await greenlet_spawn(execute, sql, params, many, inner)
+
+        return await_only(wrapper(execute_async, sql, params, many, async_context))
+
+    try:
+        functools.update_wrapper(run, wrapper)
+    except AttributeError:  # pragma: no cover - callables without metadata
+        pass
+    vars(run).pop("__wrapped__", None)  # a sync function itself
+    return run
 
 
 def is_async_capable(wrapper_class: type) -> bool:
@@ -405,7 +468,17 @@ class AsyncModeMixin:
             self._lent_count -= 1
             self.dec_thread_sharing()  # type: ignore[attr-defined]
 
+    def execute_wrapper(self, wrapper: Callable[..., Any]) -> Any:
+        """Django's ``execute_wrapper``; on an async connection ``wrapper``
+        may also be an ``async def`` (see :func:`_awaiting_execute_wrapper`)."""
+        face = self._async_face or self._lent_face
+        if face is not None and is_async_execute_wrapper(wrapper):
+            wrapper = _awaiting_execute_wrapper(wrapper, face)
+        return super().execute_wrapper(wrapper)  # type: ignore[misc]
+
     def on_commit(self, func: Callable[[], Any], robust: bool = False) -> None:
         if self._bridge_may_pass() and callable(func):
             func = _awaiting_callback(func)
+            if robust:
+                func = _logging_errors(func)
         super().on_commit(func, robust)  # type: ignore[misc]

@@ -9,17 +9,24 @@ transaction" check.
 
 Rows a client-side cursor already holds are fetched without the bridge (no
 I/O happens); named server-side cursors fetch through it.
+
+``copy()`` and ``stream()`` are the driver's own (psycopg's ``AsyncCopy``
+and ``AsyncCursor.stream``), awaited directly while the cursor's connection
+is held for the whole block.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
+
+from django.db import NotSupportedError
 
 if TYPE_CHECKING:
     from .wrapper import AsyncDatabaseWrapper
 
-__all__ = ["AsyncCursorContext", "AsyncCursorWrapper"]
+__all__ = ["AsyncCopyContext", "AsyncCursorContext", "AsyncCursorWrapper"]
 
 
 class AsyncCursorWrapper:
@@ -88,6 +95,46 @@ class AsyncCursorWrapper:
         else:
             self.sync_cursor.scroll(value, mode)
 
+    def _driver_cursor(self, method: str, what: str) -> Any:
+        """The driver's async cursor, for psycopg methods used directly."""
+        raw = getattr(self.sync_cursor.cursor, "raw", None)
+        if not hasattr(raw, method):
+            raise NotSupportedError(
+                f"cursor.{method}() {what}, which {self.db.display_name} does "
+                f"not have: it needs the PostgreSQL ENGINE."
+            )
+        return raw
+
+    async def stream(
+        self, query: Any, params: Any = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        """psycopg's ``stream()``: ``async for row in cursor.stream(sql)``.
+
+        Rows come one at a time as the server sends them (single-row mode),
+        the connection held until the iteration ends: iterate to the end, or
+        close the iterator (``contextlib.aclosing``) when stopping early.
+        """
+        raw = self._driver_cursor("stream", "streams in single-row mode")
+        db = self.db
+        async with db._holding_turn():
+            db.validate_no_broken_transaction()
+            with db.sync_wrapper.wrap_database_errors:
+                async for row in raw.stream(query, params, **kwargs):
+                    yield row
+
+    def copy(
+        self, statement: Any, params: Any = None, **kwargs: Any
+    ) -> AsyncCopyContext:
+        """``COPY ... FROM STDIN`` / ``TO STDOUT``, as psycopg's async cursor.
+
+        ``async with cursor.copy(sql) as copy:`` gives psycopg's
+        ``AsyncCopy`` (``await copy.write(data)``, ``await
+        copy.write_row(row)``, ``await copy.read()``, ``async for row in
+        copy.rows()``, ``async for block in copy``). ``async for row in
+        cursor.copy(sql)`` reads the rows of a ``COPY ... TO STDOUT``.
+        """
+        return AsyncCopyContext(self, statement, params, kwargs)
+
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._rows()
 
@@ -113,6 +160,65 @@ class AsyncCursorWrapper:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.close()
+
+
+class AsyncCopyContext:
+    """What ``cursor.copy()`` returns: ``async with`` it, or ``async for``."""
+
+    __slots__ = ("_cm", "_cursor", "_kwargs", "_params", "_statement")
+
+    def __init__(
+        self,
+        cursor: AsyncCursorWrapper,
+        statement: Any,
+        params: Any,
+        kwargs: dict[str, Any],
+    ) -> None:
+        self._cursor = cursor
+        self._statement = statement
+        self._params = params
+        self._kwargs = kwargs
+        self._cm: Any = None
+
+    @asynccontextmanager
+    async def _copying(self) -> AsyncIterator[Any]:
+        cursor = self._cursor
+        raw = cursor._driver_cursor("copy", "runs COPY")
+        db = cursor.db
+        async with db._holding_turn():
+            db.validate_no_broken_transaction()
+            with db.sync_wrapper.wrap_database_errors:
+                async with raw.copy(
+                    self._statement, self._params, **self._kwargs
+                ) as copy:
+                    yield copy
+
+    async def __aenter__(self) -> Any:
+        if self._cm is not None:
+            raise RuntimeError("This cursor.copy() block is already open.")
+        self._cm = self._copying()
+        return await self._cm.__aenter__()
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        cm, self._cm = self._cm, None
+        return await cm.__aexit__(*exc_info)
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._rows()
+
+    async def _rows(self) -> AsyncIterator[Any]:
+        async with self as copy:
+            async for row in copy.rows():
+                yield row
+
+    def __enter__(self) -> Any:
+        raise TypeError(
+            "cursor.copy() on an async cursor is asynchronous: use "
+            "`async with cursor.copy(...) as copy:`."
+        )
+
+    def __exit__(self, *exc_info: Any) -> None:  # pragma: no cover - never entered
+        pass
 
 
 class AsyncCursorContext:

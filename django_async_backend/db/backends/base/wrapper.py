@@ -160,6 +160,29 @@ class AsyncDatabaseWrapper:
         finally:
             gate.leave(scope)
 
+    @asynccontextmanager
+    async def _holding_turn(self) -> AsyncIterator[None]:
+        """Hold this connection's turn for a block of driver calls.
+
+        For work that keeps the connection busy between awaits in async code
+        (a ``COPY``): no other task's query may come in between. Entered and
+        left as :meth:`_run` does for one bridged call.
+        """
+        scope, joined = self._turn()
+        gate = self.gate
+        if joined is not None:
+            gate.check_joined(joined, self._sync.alias)
+        if not gate.try_enter(scope, joined):
+            await gate.enter(scope, joined, self._sync.alias)
+        try:
+            yield
+        except BaseException as exc:
+            if _cancellation_in(exc) is not None:
+                await self._settle_after_cancel()
+            raise
+        finally:
+            gate.leave(scope)
+
     async def _settle_after_cancel(self) -> None:
         """Leave no query running and no orphan transaction after a cancel.
 
@@ -325,9 +348,11 @@ class AsyncDatabaseWrapper:
     def execute_wrapper(self, wrapper: Callable[..., Any]) -> _EitherContext:
         """Install ``wrapper`` around every query on this connection.
 
-        The wrapper is a plain function, as in Django's
-        ``connection.execute_wrapper``: it applies to raw cursors and to the
-        ORM alike. Use ``with`` or ``async with``.
+        As Django's ``connection.execute_wrapper``, for raw cursors and the
+        ORM alike; use ``with`` or ``async with``. ``wrapper`` is a plain
+        function (it gets Django's sync face as ``context["connection"]``)
+        or an ``async def`` that awaits ``execute`` (it gets this async
+        connection).
         """
         return _EitherContext(self._sync.execute_wrapper(wrapper))
 

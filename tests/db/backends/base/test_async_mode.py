@@ -153,3 +153,54 @@ async def test_bound_method_taken_before_a_patch_keeps_the_original():
     # Before the fix: RecursionError (the method re-read the patched one).
     calls, opened = await asyncio.to_thread(sync_side)
     assert calls and opened
+
+
+async def test_async_execute_wrappers_are_awaited():
+    connection = async_connections["default"]
+    seen = []
+
+    async def log_sql(execute, sql, params, many, context):
+        await asyncio.sleep(0)  # a wrapper may await anything
+        seen.append(("async", sql, context["connection"]))
+        return await execute(sql, params, many, context)
+
+    def sync_inside(execute, sql, params, many, context):
+        seen.append(("sync", sql, context["connection"]))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(log_sql), connection.execute_wrapper(sync_inside):
+        async with connection.cursor() as cursor:
+            await cursor.execute("CREATE TEMPORARY TABLE w (v int)")
+            await cursor.execute("INSERT INTO w VALUES (1)")
+            await cursor.execute("SELECT count(*) FROM w")
+            assert await cursor.fetchone() == (1,)  # the INSERT ran
+        book = await Book.objects.acreate(title="wrapped")  # RETURNING works
+    assert await Book.objects.filter(pk=book.pk).aexists()
+    async_sql = [sql for kind, sql, _ in seen if kind == "async"]
+    assert async_sql == [sql for kind, sql, _ in seen if kind == "sync"]
+    assert async_sql[:3] == [
+        "CREATE TEMPORARY TABLE w (v int)",
+        "INSERT INTO w VALUES (1)",
+        "SELECT count(*) FROM w",
+    ]
+    assert "INSERT INTO" in async_sql[3]
+    # Async wrappers get the async connection; sync ones Django's (sync) face,
+    # which code in the bridge can use synchronously.
+    assert {c for kind, _, c in seen if kind == "async"} == {connection}
+    assert {c for kind, _, c in seen if kind == "sync"} == {connection.sync_wrapper}
+    await Book.objects.all().adelete()
+
+
+async def test_an_async_execute_wrapper_can_block_queries():
+    connection = async_connections["default"]
+
+    async def blocker(execute, sql, params, many, context):
+        raise RuntimeError(f"not here: {sql}")
+
+    async with connection.execute_wrapper(blocker):
+        with pytest.raises(RuntimeError, match="not here: SELECT 1"):
+            async with connection.cursor() as cursor:
+                await cursor.execute("SELECT 1")
+    async with connection.cursor() as cursor:
+        await cursor.execute("SELECT 2")
+        assert await cursor.fetchone() == (2,)

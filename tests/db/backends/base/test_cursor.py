@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from django.db import DataError, IntegrityError, OperationalError, ProgrammingError
+from django.db import (
+    DataError,
+    IntegrityError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+)
 from django.db.transaction import TransactionManagementError
 from django.test.utils import override_settings
 
@@ -176,3 +184,125 @@ async def test_callproc():
         )
         await cursor.callproc("dab_add_one", [41])
         assert await cursor.fetchone() == (42,)
+
+
+async def make_copy_table(cursor) -> None:
+    await cursor.execute("CREATE TEMPORARY TABLE c (n int, label text)")
+
+
+@requires_postgresql
+async def test_copy_from_stdin_writes_rows_and_data():
+    async with async_connections["default"].cursor() as cursor:
+        await make_copy_table(cursor)
+        async with cursor.copy("COPY c (n, label) FROM STDIN") as copy:
+            await copy.write_row((1, "one"))
+            await copy.write_row((2, None))
+            await copy.write(b"3\tthree\n")
+        assert cursor.rowcount == 3
+        await cursor.execute("SELECT n, label FROM c ORDER BY n")
+        assert await cursor.fetchall() == [(1, "one"), (2, None), (3, "three")]
+
+
+@requires_postgresql
+async def test_copy_to_stdout_reads_blocks_and_rows():
+    async with async_connections["default"].cursor() as cursor:
+        await make_copy_table(cursor)
+        await cursor.executemany("INSERT INTO c VALUES (%s, %s)", [(1, "a"), (2, "b")])
+        sql = "COPY (SELECT n, label FROM c ORDER BY n) TO STDOUT"
+        async with cursor.copy(sql) as copy:
+            assert bytes(await copy.read()) == b"1\ta\n"
+            assert bytes(await copy.read()) == b"2\tb\n"
+            assert bytes(await copy.read()) == b""
+        async with cursor.copy(sql) as copy:
+            assert b"".join([bytes(block) async for block in copy]) == b"1\ta\n2\tb\n"
+        async with cursor.copy(sql) as copy:
+            copy.set_types(["int4", "text"])
+            assert [row async for row in copy.rows()] == [(1, "a"), (2, "b")]
+        # Iterating the copy itself reads its rows (text, without set_types).
+        assert [row async for row in cursor.copy(sql)] == [("1", "a"), ("2", "b")]
+        await cursor.execute("SELECT count(*) FROM c")  # the connection is free
+        assert await cursor.fetchone() == (2,)
+
+
+@requires_postgresql
+async def test_copy_is_part_of_the_transaction():
+    connection = async_connections["default"]
+    async with connection.cursor() as cursor:
+        await cursor.execute("CREATE TABLE dab_copy_tx (n int)")
+    try:
+        with pytest.raises(RuntimeError):
+            async with async_atomic():
+                async with connection.cursor() as cursor:
+                    async with cursor.copy("COPY dab_copy_tx FROM STDIN") as copy:
+                        await copy.write_row((1,))
+                raise RuntimeError("roll it back")
+        async with connection.cursor() as cursor:
+            await cursor.execute("SELECT count(*) FROM dab_copy_tx")
+            assert await cursor.fetchone() == (0,)
+    finally:
+        async with connection.cursor() as cursor:
+            await cursor.execute("DROP TABLE dab_copy_tx")
+
+
+@requires_postgresql
+@pytest.mark.async_django_db(transaction=True)
+async def test_copy_errors_are_djangos_and_with_says_what_to_use():
+    async with async_connections["default"].cursor() as cursor:
+        with pytest.raises(ProgrammingError):
+            async with cursor.copy("COPY no_such_table FROM STDIN"):
+                pass
+        with pytest.raises(TypeError, match=r"use `async with cursor.copy\(...\)"):
+            with cursor.copy("COPY (SELECT 1) TO STDOUT"):
+                pass
+        await cursor.execute("SELECT 1")
+        assert await cursor.fetchone() == (1,)
+
+
+async def test_copy_and_stream_on_sqlite_say_they_need_postgresql():
+    connection = async_connections["default"]
+    if connection.vendor == "postgresql":
+        pytest.skip("checks the message other ENGINEs give")
+    async with connection.cursor() as cursor:
+        with pytest.raises(NotSupportedError, match="needs the PostgreSQL ENGINE"):
+            async with cursor.copy("COPY t FROM STDIN"):
+                pass
+        with pytest.raises(NotSupportedError, match="needs the PostgreSQL ENGINE"):
+            [row async for row in cursor.stream("SELECT 1")]
+
+
+@requires_postgresql
+@pytest.mark.async_django_db(transaction=True)
+async def test_a_task_cancelled_inside_copy_leaves_nothing_behind(observer):
+    async with async_connections["default"].cursor() as cursor:
+        await cursor.execute("CREATE TABLE dab_copy_cancel (n int)")
+    started = asyncio.Event()
+
+    async def copy_forever():
+        async with async_connections["default"].cursor() as cursor:
+            async with cursor.copy("COPY dab_copy_cancel FROM STDIN") as copy:
+                await copy.write_row((1,))
+                started.set()
+                await asyncio.Event().wait()
+
+    task = asyncio.create_task(copy_forever())
+    try:
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await observer.settle(lambda o: not o.busy())
+        async with async_connections["default"].cursor() as cursor:
+            await cursor.execute("SELECT count(*) FROM dab_copy_cancel")
+            assert await cursor.fetchone() == (0,)
+    finally:
+        async with async_connections["default"].cursor() as cursor:
+            await cursor.execute("DROP TABLE dab_copy_cancel")
+
+
+@requires_postgresql
+async def test_stream_yields_rows_as_they_come():
+    async with async_connections["default"].cursor() as cursor:
+        rows = [row async for row in cursor.stream("SELECT generate_series(1, 3)")]
+        assert rows == [(1,), (2,), (3,)]
+        with pytest.raises(ProgrammingError):
+            [row async for row in cursor.stream("SELECT * FROM no_such_table")]
