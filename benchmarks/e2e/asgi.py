@@ -36,7 +36,7 @@ class HopCounter:
 
 hop_counter = HopCounter() if os.environ.get("BENCH_COUNT_HOPS") == "1" else None
 
-if os.environ.get("BENCH_E2E_CONTENDER", "ours") == "ours":
+if os.environ.get("BENCH_E2E_CONTENDER", "ours") in ("ours", "ours_prepared"):
     from django_async_backend.handlers.asgi import get_asgi_application
 else:
     from django.core.asgi import get_asgi_application

@@ -11,6 +11,7 @@ __all__ = ["e2e_plot", "e2e_section", "e2e_targets"]
 
 LABELS = {
     "ours": "ours",
+    "ours_prepared": "ours, prepared querysets",
     "stock_async": "stock async",
     "upstream": "upstream",
     "stock_sync": "stock sync",
@@ -144,7 +145,35 @@ def e2e_section(e2e: dict[str, Any], meta: dict[str, Any]) -> list[str]:
                     f"| {cell['rss']:.0f} | {cell['conns']} | {cell['errors']} |"
                 )
         lines.append("")
+    lines += _prepared_ratios(cells)
     return lines
+
+
+def _prepared_ratios(cells: dict[Any, Any]) -> list[str]:
+    """The prepared-queryset variant against the stock contenders."""
+    found = []
+    for workload in WORKLOADS:
+        for connections in sorted({key[1] for key in cells}):
+            prepared = _best(cells, workload, connections, "ours_prepared")
+            stock = _best(cells, workload, connections, "stock_async")
+            sync = _best(cells, workload, connections, "stock_sync")
+            if prepared and stock and sync:
+                found.append(
+                    f"| {workload} | {connections} "
+                    f"| {prepared[1]['rps'] / stock[1]['rps']:.2f}x "
+                    f"| {prepared[1]['rps'] / sync[1]['rps']:.2f}x |"
+                )
+    if not found:
+        return []
+    return [
+        "Ours with the views' queries as prepared querysets, on its best "
+        "server, against the best server of each stock contender:",
+        "",
+        "| Workload | c | prepared / stock async | prepared / stock sync |",
+        "| --- | --- | --- | --- |",
+        *found,
+        "",
+    ]
 
 
 def e2e_plot(e2e: dict[str, Any], out: Path) -> None:

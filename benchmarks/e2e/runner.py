@@ -38,16 +38,18 @@ ROOT = HERE.parent.parent
 DATABASE = "dab_bench_e2e"
 WORKLOADS = ("page", "write")
 WSGI_THREADS = 32
-ASYNC = ("ours", "stock_async", "upstream")
+ASYNC = ("ours", "ours_prepared", "stock_async", "upstream")
 
 # (contender, server): every pair runs, the async ones on two ASGI servers
 # and the sync one on two WSGI servers, one worker each.
 SERVERS = (
     ("ours", "uvicorn"),
+    ("ours_prepared", "uvicorn"),
     ("stock_async", "uvicorn"),
     ("upstream", "uvicorn"),
     ("stock_sync", "gunicorn"),
     ("ours", "granian"),
+    ("ours_prepared", "granian"),
     ("stock_async", "granian"),
     ("upstream", "granian"),
     ("stock_sync", "granian"),

@@ -5,7 +5,8 @@ messages), serving the benchmark's models. ``BENCH_E2E_CONTENDER`` picks the
 ENGINE and apps:
 
 * ``ours``: our ENGINE, ``django_async_backend`` installed (the native ORM
-  and request path);
+  and request path); ``ours_prepared``: the same, its views on prepared
+  querysets;
 * ``stock_async``: Django's PostgreSQL backend under Django's ASGI handler;
 * ``upstream``: the PyPI django-async-backend (in its own virtualenv);
 * ``stock_sync``: Django's PostgreSQL backend under a WSGI server.
@@ -35,7 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "benchmarks.app",
 ]
-if CONTENDER in ("ours", "upstream"):
+if CONTENDER in ("ours", "ours_prepared", "upstream"):
     INSTALLED_APPS.append("django_async_backend")
 
 MIDDLEWARE = [
@@ -53,7 +54,7 @@ ROOT_URLCONF = "benchmarks.e2e.urls"
 DATABASES = {
     "default": database(
         "django_async_backend.db.backends.postgresql"
-        if CONTENDER in ("ours", "upstream")
+        if CONTENDER in ("ours", "ours_prepared", "upstream")
         else "django.db.backends.postgresql",
         "dab_bench_e2e",
     )

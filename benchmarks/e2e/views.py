@@ -10,8 +10,10 @@ and its author's counter), after the session user.
 a-methods: natively on our ENGINE, through ``sync_to_async`` on Django's.
 Django has no async transaction, so the stock write runs a sync function
 with ``transaction.atomic`` through ``sync_to_async``, as a project would.
-``upstream`` uses the PyPI package's ``Model.async_objects`` and its
-``async_atomic``; ``stock_sync`` is the sync twin of the views.
+``ours_prepared`` is ours with the same queries as prepared querysets
+(``django_async_backend.models.prepare``). ``upstream`` uses the PyPI
+package's ``Model.async_objects`` and its ``async_atomic``; ``stock_sync`` is
+the sync twin of the views.
 """
 
 from __future__ import annotations
@@ -83,6 +85,51 @@ async def write_stock_async(request: HttpRequest, pk: int) -> Any:
     return JsonResponse({"entry": entry.pk})
 
 
+# -- ours, on prepared querysets (django_async_backend.models.prepare) ----------
+
+_prepared: dict[str, Any] = {}
+
+
+def _prepared_queries() -> dict[str, Any]:
+    """The page's and the write's queries, prepared once per process."""
+    if not _prepared:
+        from django_async_backend.models import Param, prepare
+
+        _prepared.update(
+            book=prepare(Book.objects.select_related("author").filter(pk=Param("pk"))),
+            others=prepare(
+                Book.objects.filter(author_id=Param("author")).order_by("id")[:OTHERS]
+            ),
+            entries=prepare(Entry.objects.filter(author_id=Param("author"))),
+            author=prepare(Author.objects.filter(pk=Param("pk"))),
+        )
+    return _prepared
+
+
+async def page_prepared(request: HttpRequest, pk: int) -> Any:
+    queries = _prepared_queries()
+    user = await request.auser()
+    if not user.is_authenticated:
+        return HttpResponseForbidden()
+    book = await queries["book"].aget(pk=pk)
+    others = [b async for b in queries["others"].aiterate(author=book.author_id)]
+    entries = await queries["entries"].acount(author=book.author_id)
+    return _page_json(user, book, others, entries)
+
+
+async def write_prepared(request: HttpRequest, pk: int) -> Any:
+    from django_async_backend.db.transaction import async_atomic
+
+    queries = _prepared_queries()
+    user = await request.auser()
+    if not user.is_authenticated:
+        return HttpResponseForbidden()
+    async with async_atomic():
+        entry = await Entry.objects.acreate(author_id=pk, amount=1)
+        await queries["author"].aupdate({"entries": F("entries") + 1}, pk=pk)
+    return JsonResponse({"entry": entry.pk})
+
+
 # -- the upstream package's API -------------------------------------------------
 
 
@@ -135,6 +182,7 @@ def write_sync(request: HttpRequest, pk: int) -> Any:
 
 VIEWS = {
     "ours": (page_async, write_native),
+    "ours_prepared": (page_prepared, write_prepared),
     "stock_async": (page_async, write_stock_async),
     "upstream": (page_upstream, write_upstream),
     "stock_sync": (page_sync, write_sync),
