@@ -113,6 +113,16 @@ class PrivateCluster:
             pass
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def connect_kwargs(self, dbname: str = "postgres") -> dict[str, Any]:
+        """``psycopg.connect()`` arguments for a plain connection to it."""
+        return {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": "postgres",
+            "dbname": dbname,
+            "autocommit": True,
+        }
+
     def database_settings(self, name: str = "postgres", **extra: Any) -> dict[str, Any]:
         """A DATABASES entry for this cluster (on our ENGINE)."""
         return {
