@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django_async_backend",
     "tests.app",
+    "chaos",  # the chaos suite's workload (tests/chaos)
 ]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
