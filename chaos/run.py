@@ -64,9 +64,7 @@ LATENCY_MARGIN = 5.0
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/chaos", description=__doc__)
     parser.add_argument("--mode", choices=sorted(MODES), default="short")
-    parser.add_argument(
-        "--backend", choices=["postgresql", "sqlite"], action="append"
-    )
+    parser.add_argument("--backend", choices=["postgresql", "sqlite"], action="append")
     parser.add_argument("--duration", type=float, help="seconds, for each backend")
     parser.add_argument("--output", type=Path, default=HERE)
     parser.add_argument("--seed", type=int, default=13)
@@ -119,13 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     from .report import write_markdown
 
     write_markdown(results, args.output / "RESULTS.md")
-    print(f"==> chaos {args.mode}: {'passed' if ok else 'FAILED'} in {run['seconds']} s")
+    print(
+        f"==> chaos {args.mode}: {'passed' if ok else 'FAILED'} in {run['seconds']} s"
+    )
     return 0 if ok else 1
 
 
 def _machine() -> str:
-    cores = os.cpu_count()
-    return f"{platform.processor() or platform.machine()}, {cores} cores; {platform.platform()}"
+    processor = platform.processor() or platform.machine()
+    return f"{processor}, {os.cpu_count()} cores; {platform.platform()}"
 
 
 # -- the child: one backend ----------------------------------------------------

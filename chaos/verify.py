@@ -23,8 +23,8 @@ __all__ = [
     "invariant_totals",
     "latencies_bounded",
     "only_expected_errors",
-    "recovery_times",
     "recovered",
+    "recovery_times",
     "rolled_back_not_visible",
 ]
 
@@ -113,12 +113,11 @@ def latencies_bounded(operations: Sequence[Operation], bound: float) -> Check:
     """Every operation finished or raised within ``bound`` seconds."""
     slow = [op for op in operations if op.seconds > bound]
     worst = max((op.seconds for op in operations), default=0.0)
-    return Check(
-        f"every operation ended within {bound:g} s",
-        not slow,
-        f"max {worst:.2f} s"
-        + (f"; {len(slow)} slower: {_some(f'{op.kind} {op.seconds:.1f}s {op.error}' for op in slow)}" if slow else ""),
-    )
+    detail = f"max {worst:.2f} s"
+    if slow:
+        examples = _some(f"{op.kind} {op.seconds:.1f}s {op.error}" for op in slow)
+        detail += f"; {len(slow)} slower: {examples}"
+    return Check(f"every operation ended within {bound:g} s", not slow, detail)
 
 
 def only_expected_errors(operations: Sequence[Operation]) -> Check:

@@ -135,9 +135,7 @@ async def transfer(
     started = time.monotonic()
     try:
         async with async_atomic():
-            locked = Account.objects.select_for_update().filter(
-                pk__in=(source, target)
-            )
+            locked = Account.objects.select_for_update().filter(pk__in=(source, target))
             assert len([row async for row in locked.order_by("pk")]) == 2
             await Account.objects.filter(pk=source).aupdate(
                 balance=F("balance") - amount
@@ -176,9 +174,7 @@ async def transfer(
             allowed_error(exc, was_injected),
         )
     else:
-        operation = Operation(
-            "transfer", key, "committed", started, time.monotonic()
-        )
+        operation = Operation("transfer", key, "committed", started, time.monotonic())
     ledger.add(operation)
     return operation
 

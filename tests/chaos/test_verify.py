@@ -46,9 +46,7 @@ def test_invariant_totals():
     check = verify.invariant_totals(balances, [], accounts=2, initial=100)
     assert not check.passed and "2 balances unexplained" in check.detail
     # An account lost.
-    assert not verify.invariant_totals(
-        {1: 200}, [], accounts=2, initial=100
-    ).passed
+    assert not verify.invariant_totals({1: 200}, [], accounts=2, initial=100).passed
 
 
 def test_connections_closed():

@@ -72,8 +72,10 @@ async def test_an_injected_cancellation_inside_the_block_fails_it():
 
     async def hold_every_account() -> None:
         async with async_atomic():
-            await Account.objects.select_for_update().filter(pk__gt=0).aupdate(
-                balance=INITIAL_BALANCE
+            await (
+                Account.objects.select_for_update()
+                .filter(pk__gt=0)
+                .aupdate(balance=INITIAL_BALANCE)
             )
             holding.set()
             await release.wait()
