@@ -7,9 +7,13 @@ a row written on the primary is then missing on the replica."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,3 +214,25 @@ async def test_async_connections_keep_their_alias(replica_aliases):
     async with async_connections["primary"].cursor() as cursor:
         await cursor.execute("SELECT pg_is_in_recovery()")
         assert await cursor.fetchone() == (False,)
+
+
+async def test_mirror_on_a_real_replica_with_our_test_cases(replication):
+    # Django's runner renames the mirror alias's NAME to the primary's test
+    # database and keeps its HOST/PORT: on a real replica the test database
+    # arrives by replication. Run in a process of its own (its own settings).
+    completed = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(Path(__file__).with_name("mirror_run.py")),
+         str(replication.primary.port), str(replication.replica.port)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert seen["problems"] == []
+    name, port, in_recovery = seen["replica_alias_reaches"]
+    assert (name, port, in_recovery) == ("test_app", replication.replica.port, True)
+    # The writer's own reads go to the primary (read-your-writes), in both
+    # kinds of test case; in the rolled-back one the replica could not see
+    # the row at all.
+    assert seen["committed_case_child_task_reads"] == ["committed", "default"]
+    assert seen["rolled_back_case_child_task_reads"] == ["uncommitted", "default"]
