@@ -76,12 +76,50 @@ class Operation:
 
 @dataclass
 class Ledger:
-    """Every operation of a run."""
+    """Every operation of a run, or (``keep=False``, the soak) only those
+    worth looking at again: a soak must not grow with its own records.
 
+    Either way the counts, the errors and the latency figures cover every
+    operation, and each transfer's key waits in :attr:`unchecked` until it
+    is checked against the database (see ``chaos.run``), then is dropped.
+    """
+
+    keep: bool = True
     operations: list[Operation] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    error_counts: Counter[str] = field(default_factory=Counter)
+    max_seconds: float = 0.0
+    latency_sample: list[float] = field(default_factory=list)
+    seen: int = 0
+    unchecked: dict[str, list[str]] = field(
+        default_factory=lambda: {"committed": [], "failed": [], "in_doubt": []}
+    )
+
+    SAMPLE = 20_000  # latencies kept for the p99 (a uniform sample)
+    SLOW = 1.0  # seconds: slower operations are always kept
 
     def add(self, operation: Operation) -> None:
-        self.operations.append(operation)
+        self.seen += 1
+        if operation.kind == "transfer":
+            self.outcomes[operation.outcome] += 1
+            self.unchecked[operation.outcome].append(operation.key)
+        if operation.error:
+            self.error_counts[operation.error] += 1
+        seconds = operation.seconds
+        self.max_seconds = max(self.max_seconds, seconds)
+        if len(self.latency_sample) < self.SAMPLE:
+            self.latency_sample.append(seconds)
+        else:
+            slot = random.randrange(self.seen)
+            if slot < self.SAMPLE:
+                self.latency_sample[slot] = seconds
+        if (
+            self.keep
+            or operation.outcome not in ("committed", "ok")
+            or operation.error
+            or seconds > self.SLOW
+        ):
+            self.operations.append(operation)
 
     def transfers(self, outcome: str | None = None) -> list[Operation]:
         return [
@@ -91,10 +129,21 @@ class Ledger:
         ]
 
     def counts(self) -> dict[str, int]:
-        return dict(Counter(op.outcome for op in self.transfers()))
+        return dict(self.outcomes)
 
     def errors(self) -> dict[str, int]:
-        return dict(Counter(op.error for op in self.operations if op.error))
+        return dict(self.error_counts)
+
+    def p99(self) -> float:
+        ordered = sorted(self.latency_sample)
+        return ordered[int(len(ordered) * 0.99)] if ordered else 0.0
+
+    def take_unchecked(self, *outcomes: str) -> dict[str, list[str]]:
+        """The keys not checked yet (for these outcomes), now forgotten."""
+        taken = {}
+        for outcome in outcomes:
+            taken[outcome], self.unchecked[outcome] = self.unchecked[outcome], []
+        return taken
 
 
 def error_name(exc: BaseException) -> str:
@@ -191,3 +240,8 @@ def create_schema() -> None:
     )
     Transfer.objects.create(key=SEED_KEY, source=1, target=1, amount=0)
     connection.close()
+    # Django's own (sync) pool, when OPTIONS["pool"] is set: the run counts
+    # the server's connections, so leave none of it behind.
+    close_pool = getattr(connection, "close_pool", None)
+    if close_pool is not None:
+        close_pool()

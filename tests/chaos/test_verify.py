@@ -113,3 +113,21 @@ def test_idle_app_served():
 )
 def test_flat(samples, passed):
     assert verify.flat("rss", samples, tolerance=2.0).passed is passed
+
+
+def test_a_ledger_that_keeps_little_still_counts_everything():
+    from chaos.workload import Ledger
+
+    ledger = Ledger(keep=False)
+    for n in range(1000):
+        ledger.add(Operation("transfer", f"k{n}", "committed", 0.0, 0.01))
+    ledger.add(Operation("transfer", "slow", "committed", 0.0, 30.0))
+    ledger.add(Operation("transfer", "x", "failed", 0.0, 0.1, "e.E", False, False))
+    assert [op.key for op in ledger.operations] == ["slow", "x"]  # kept: worth it
+    assert ledger.counts() == {"committed": 1001, "failed": 1}
+    assert ledger.max_seconds == 30.0 and ledger.errors() == {"e.E": 1}
+    assert not verify.latencies_bounded(
+        ledger.operations, 13, ledger.max_seconds
+    ).passed
+    taken = ledger.take_unchecked("committed")
+    assert len(taken["committed"]) == 1001 and ledger.unchecked["committed"] == []
