@@ -39,19 +39,21 @@ def _backend(name: str, result: dict[str, Any]) -> list[str]:
         f"| max latency (p99) | {_seconds(result['max_latency_seconds'])} "
         f"({_seconds(result['p99_latency_seconds'])}); bound "
         f"{result['latency_bound_seconds']:g} s |",
-        "| recovery after each restart | "
-        + (", ".join(_seconds(t) for t in result["recovery_seconds"]) or "—")
-        + " |",
-        f"| idle app after a restart: first requests | "
-        f"{sum(result['idle_app_first_requests'])} of "
-        f"{len(result['idle_app_first_requests'])} succeeded (first after "
-        f"{_seconds(result['idle_app_recovery_seconds'])}) |",
         f"| connections after close_pools() (at once, settled) | "
         f"{result['connections_right_after_close_pools']}, "
         f"{result['connections_after_close_pools']} |",
         f"| RSS start / end | {result['rss_mib']['start']} / "
         f"{result['rss_mib']['end']} MiB |",
     ]
+    if result["restarts"]:
+        recovery = ", ".join(_seconds(t) for t in result["recovery_seconds"])
+        first = result["idle_app_first_requests"]
+        lines += [
+            f"| recovery after each restart | {recovery} |",
+            f"| idle app after a restart: first requests | {sum(first)} of "
+            f"{len(first)} succeeded (first after "
+            f"{_seconds(result['idle_app_recovery_seconds'])}) |",
+        ]
     samples = result.get("samples") or []
     if result["plan"].get("soak") and samples:
         quarter = max(len(samples) // 4, 1)
