@@ -31,16 +31,17 @@ def first_author(rng: random.Random) -> int:
     return rng.randint(1, AUTHORS - PREFETCH_AUTHORS + 1)
 
 
-def load(using: str = "default") -> None:
-    """Create the tables and rows (sync Django, stock backend)."""
+def load(using: str = "default", *, create_tables: bool = True) -> None:
+    """Create the tables (unless migrate did) and rows (sync Django)."""
     from django.db import connections
 
     from .app.models import Author, Book, Entry
 
     connection = connections[using]
-    with connection.schema_editor() as editor:
-        for model in (Author, Book, Entry):
-            editor.create_model(model)
+    if create_tables:
+        with connection.schema_editor() as editor:
+            for model in (Author, Book, Entry):
+                editor.create_model(model)
     rng = random.Random(0)
     Author.objects.using(using).bulk_create(
         Author(id=n, name=f"author {n}") for n in range(1, AUTHORS + 1)

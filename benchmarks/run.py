@@ -245,7 +245,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--database", default="dab_bench_run")
     parser.add_argument("--e2e", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--e2e-duration", type=float, default=5.0)
-    parser.add_argument("--e2e-connections", type=int, default=32)
+    parser.add_argument(
+        "--e2e-connections",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[32, 128],
+    )
+    parser.add_argument(
+        "--e2e-only",
+        action="store_true",
+        help="skip the in-process matrix (keep its last results.json cells)",
+    )
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--command", default="python -m benchmarks.run")
     args = parser.parse_args(argv)
@@ -264,14 +273,19 @@ def main(argv: list[str]) -> None:
     args = parse_args(argv)
     meta = report.environment(args)
     started = time.time()
-    log(f"preparing {args.database}")
-    prepare(args.database)
-    try:
-        results = run_matrix(args, args.database)
-    finally:
-        drop_database(args.database)
+    if args.e2e_only:
+        previous = json.loads((args.out / "results.json").read_text())
+        results = previous["cells"]
+        meta = {**previous["meta"], **{k: v for k, v in meta.items() if "e2e" in k}}
+    else:
+        log(f"preparing {args.database}")
+        prepare(args.database)
+        try:
+            results = run_matrix(args, args.database)
+        finally:
+            drop_database(args.database)
     args.out.mkdir(parents=True, exist_ok=True)
-    raw: dict[str, Any] = {"meta": meta, "cells": results, "e2e": []}
+    raw: dict[str, Any] = {"meta": meta, "cells": results, "e2e": {}}
     (args.out / "results.json").write_text(json.dumps(raw, indent=1))
     if args.e2e:
         try:

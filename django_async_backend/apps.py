@@ -4,6 +4,8 @@ from django.apps import AppConfig
 from django.core import signals
 from django.test.signals import setting_changed
 
+from . import conf
+
 
 class DjangoAsyncBackendConfig(AppConfig):
     name = "django_async_backend"
@@ -12,8 +14,10 @@ class DjangoAsyncBackendConfig(AppConfig):
     def ready(self) -> None:
         from .db import signals as db_signals
         from .db.task_local import install
+        from .handlers.native import install as install_native_request
         from .models.native import install as install_native_orm
 
+        conf.validate()
         install()
         signals.request_started.connect(
             db_signals.on_request_started, dispatch_uid="django_async_backend"
@@ -25,3 +29,4 @@ class DjangoAsyncBackendConfig(AppConfig):
             db_signals.on_setting_changed, dispatch_uid="django_async_backend"
         )
         install_native_orm()
+        install_native_request()

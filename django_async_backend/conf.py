@@ -15,6 +15,26 @@
     Don't release connections on Django's ``request_started`` /
     ``request_finished`` signals (the upstream project's name for it).
     Connections are still released when their task ends.
+
+``ASYNC_BACKEND_NATIVE_REQUEST`` (default ``None``: automatic)
+    Run the sync code of Django's request path (middleware hooks, request
+    signal receivers, ``response.close()``, ...) in the bridge instead of a
+    thread (see ``handlers/policy.py``). ``None`` turns it on when every
+    database alias is on an async ENGINE; ``True`` and ``False`` force it.
+
+``ASYNC_BACKEND_NATIVE_CALLS`` (default ``()``)
+    Dotted paths (modules, classes, functions) of more sync code to run in
+    the bridge: third-party middleware and receivers known not to block on
+    non-database I/O; or ``"__all__"`` for every sync call site of the
+    request path (sync views excepted).
+
+``ASYNC_BACKEND_THREAD_CALLS`` (default ``()``)
+    Dotted paths of sync code that keeps Django's thread path even where the
+    default (or ``ASYNC_BACKEND_NATIVE_CALLS``) would run it in the bridge.
+
+``ASYNC_BACKEND_NATIVE_SYNC_VIEWS`` (default ``False``)
+    Run plain ``def`` views in the bridge: ``True`` for all of them, or a
+    list of dotted paths (view functions or classes).
 """
 
 from __future__ import annotations
@@ -26,9 +46,14 @@ from django.core.exceptions import ImproperlyConfigured
 
 __all__ = [
     "keep_connection_seconds",
+    "native_calls",
     "native_orm_enabled",
+    "native_request_setting",
+    "native_sync_views",
     "request_signals_enabled",
     "reset",
+    "thread_calls",
+    "validate",
 ]
 
 _SETTINGS = {
@@ -70,7 +95,82 @@ def request_signals_enabled() -> bool:
     return not _flag("ASYNC_BACKEND_DISABLE_REQUEST_SIGNALS")
 
 
+def _dotted_paths(name: str, value: object, *, allow_all: bool) -> tuple[str, ...]:
+    if allow_all and value == "__all__":
+        return ("",)  # the empty prefix matches every path
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(item, str) and item for item in value
+    ):
+        return tuple(value)
+    also = ' or "__all__"' if allow_all else ""
+    raise ImproperlyConfigured(
+        f"settings.{name} must be a list of dotted paths (e.g. "
+        f'["myproject.middleware.TimingMiddleware"]){also}, not {value!r}.'
+    )
+
+
+@functools.cache
+def native_request_setting() -> bool | None:
+    """``ASYNC_BACKEND_NATIVE_REQUEST``: True, False or None (automatic)."""
+    name = "ASYNC_BACKEND_NATIVE_REQUEST"
+    value = getattr(settings, name, None)
+    if value is not None and not isinstance(value, bool):
+        raise ImproperlyConfigured(
+            f"settings.{name} must be True, False or None (on when every "
+            f"database alias is on an async ENGINE), not {value!r}."
+        )
+    return value
+
+
+@functools.cache
+def native_calls() -> tuple[str, ...]:
+    """``ASYNC_BACKEND_NATIVE_CALLS`` as prefixes (``("",)`` for all)."""
+    name = "ASYNC_BACKEND_NATIVE_CALLS"
+    return _dotted_paths(name, getattr(settings, name, ()), allow_all=True)
+
+
+@functools.cache
+def thread_calls() -> tuple[str, ...]:
+    """``ASYNC_BACKEND_THREAD_CALLS`` as prefixes."""
+    name = "ASYNC_BACKEND_THREAD_CALLS"
+    return _dotted_paths(name, getattr(settings, name, ()), allow_all=False)
+
+
+@functools.cache
+def native_sync_views() -> tuple[str, ...]:
+    """``ASYNC_BACKEND_NATIVE_SYNC_VIEWS`` as prefixes (``("",)`` for all)."""
+    name = "ASYNC_BACKEND_NATIVE_SYNC_VIEWS"
+    value = getattr(settings, name, False)
+    if value is True:
+        return ("",)
+    if value is False:
+        return ()
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(item, str) and item for item in value
+    ):
+        return tuple(value)
+    raise ImproperlyConfigured(
+        f"settings.{name} must be True, False or a list of dotted paths of "
+        f'views (e.g. ["myapp.views.report"]), not {value!r}.'
+    )
+
+
+def validate() -> None:
+    """Check every setting of the package now (raises ImproperlyConfigured)."""
+    for name in _SETTINGS:
+        _flag(name)
+    keep_connection_seconds()
+    native_request_setting()
+    native_calls()
+    thread_calls()
+    native_sync_views()
+
+
 def reset() -> None:
     """Forget cached values (settings changed)."""
     _flag.cache_clear()
     keep_connection_seconds.cache_clear()
+    native_request_setting.cache_clear()
+    native_calls.cache_clear()
+    thread_calls.cache_clear()
+    native_sync_views.cache_clear()

@@ -49,6 +49,10 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.sites",
+    "django.contrib.flatpages",
+    "django.contrib.redirects",
     "django_async_backend",
     "tests.app",
     "chaos",  # the chaos suite's workload (tests/chaos)
@@ -58,5 +62,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 ROOT_URLCONF = "tests.urls"
+SITE_ID = 1
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 MIDDLEWARE: list[str] = []

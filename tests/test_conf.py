@@ -43,3 +43,35 @@ def test_keep_connection_seconds():
                 match="ASYNC_BACKEND_KEEP_CONNECTION_SECONDS must be a number",
             ):
                 conf.keep_connection_seconds()
+
+
+def test_request_path_settings():
+    assert conf.native_request_setting() is None
+    assert conf.native_calls() == () and conf.thread_calls() == ()
+    assert conf.native_sync_views() == ()
+    with override_settings(
+        ASYNC_BACKEND_NATIVE_REQUEST=False,
+        ASYNC_BACKEND_NATIVE_CALLS="__all__",
+        ASYNC_BACKEND_THREAD_CALLS=["myapp.middleware.Slow"],
+        ASYNC_BACKEND_NATIVE_SYNC_VIEWS=True,
+    ):
+        assert conf.native_request_setting() is False
+        assert conf.native_calls() == ("",)
+        assert conf.thread_calls() == ("myapp.middleware.Slow",)
+        assert conf.native_sync_views() == ("",)
+
+
+@pytest.mark.parametrize(
+    "name, value, fix",
+    [
+        ("ASYNC_BACKEND_NATIVE_REQUEST", "yes", "True, False or None"),
+        ("ASYNC_BACKEND_NATIVE_CALLS", "myapp.middleware", "list of dotted paths"),
+        ("ASYNC_BACKEND_THREAD_CALLS", "__all__", "list of dotted paths"),
+        ("ASYNC_BACKEND_THREAD_CALLS", [""], "list of dotted paths"),
+        ("ASYNC_BACKEND_NATIVE_SYNC_VIEWS", "all", "True, False or a list"),
+    ],
+)
+def test_request_path_settings_are_validated(name, value, fix):
+    with override_settings(**{name: value}):
+        with pytest.raises(ImproperlyConfigured, match=rf"settings.{name} .*{fix}"):
+            conf.validate()

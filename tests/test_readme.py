@@ -9,6 +9,9 @@ Each ```python block must follow a ``<!-- readme: KIND -->`` comment:
 * ``testcase``: a module defining test cases, run with unittest.
 * ``pytest``: a test module, run by pytest (and this package's plugin) in a
   subprocess.
+* ``asgi``: a URLconf module; each of its URLs is requested (GET) through
+  Django's ASGI handler with the ``startproject`` middleware: 200, and no
+  thread hop.
 
 ``myapp.models`` in the examples is the test app's models module.
 """
@@ -26,6 +29,7 @@ import pytest
 
 from django_async_backend.test import AsyncioTransactionTestCase
 from tests.conftest import scratch_database
+from tests.handlers.conftest import request_settings  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -50,6 +54,7 @@ def test_every_python_block_is_exercised():
         "async",
         "testcase",
         "pytest",
+        "asgi",
     }
 
 
@@ -154,3 +159,27 @@ def test_pytest_examples(code, pytester, monkeypatch):
         "-p", "no:cacheprovider", "-o", "async_django_settings_module=tests.settings"
     )
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.async_django_db(transaction=True)
+@pytest.mark.parametrize("code", by_kind("asgi"))
+async def test_asgi_examples(code, request_settings):  # noqa: F811
+    from django.core.handlers.asgi import ASGIHandler
+    from django.test.utils import override_settings
+
+    from tests.handlers.conftest import Browser
+    from tests.hops import HopCounter
+
+    module = types.ModuleType("readme_urls")
+    exec(code, module.__dict__)
+    sys.modules["readme_urls"] = module
+    try:
+        with override_settings(ROOT_URLCONF="readme_urls"):
+            browser = Browser(ASGIHandler())
+            with HopCounter() as hops:
+                for pattern in module.urlpatterns:
+                    response = await browser.get(f"/{pattern.pattern}")
+                    assert response.status_code == 200, response.text
+            assert hops.sync_to_async == []
+    finally:
+        del sys.modules["readme_urls"]

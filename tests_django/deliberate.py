@@ -7,23 +7,32 @@ difference is a design decision (see DESIGN.md), never to hide a bug.
 
 from __future__ import annotations
 
-DELIBERATE: dict[str, str] = {}
+DELIBERATE: dict[str, str] = {
+    "handlers.tests.TransactionsPerRequestTests.test_auto_transaction_async_view": (
+        "Django refuses ATOMIC_REQUESTS with an async view (RuntimeError: it "
+        "has no async transaction). On our ENGINE the view runs inside "
+        "async_atomic instead (README: the request path; tested in "
+        "tests/handlers/test_native.py)."
+    ),
+}
 
 # Why the thread hops the native pass counts are there: keyed by a prefix of
 # the function that hopped, or "<function prefix> in <test id prefix>". None
 # of them is an ORM a-method: those run natively. A hop not explained here is
 # "unexplained": listed in RESULTS.md and the run fails.
 HOP_NOTES: dict[str, str] = {
-    "django.dispatch.dispatcher.Signal.asend": (
-        "sync receivers of a signal sent with asend() (user_logged_in's "
-        "update_last_login, ...): Django runs them with sync_to_async, so they "
-        "use the worker thread's connection, outside the sender's "
-        "async_atomic block (open issue: running them natively also runs "
-        "Django's close_old_connections on the sender's connections)"
+    "django.contrib.sessions.middleware.convert_exception_to_response"
+    " in auth_tests.test_remote_user.ASGISyncPathRemoteUserTest.": (
+        "a sync-only middleware (the test's sync_middleware, not a "
+        "MiddlewareMixin) under Django's async handler: Django runs the rest "
+        "of the chain in a thread for it; such middleware keep the thread "
+        "path (README: the request path)"
     ),
-    "django.contrib.sessions.middleware.SessionMiddleware": (
-        "a sync-only middleware under Django's async handler (Django adapts it "
-        "with sync_to_async)"
+    "django.contrib.auth.login in auth_tests.test_middleware.": (
+        "the test itself calls sync_to_async(login)"
+    ),
+    "django.contrib.auth.logout in auth_tests.test_middleware.": (
+        "the test itself calls sync_to_async(logout)"
     ),
     "django.contrib.contenttypes.models.ContentTypeManager.get_for_model"
     " in auth_tests.test_auth_backends.": (

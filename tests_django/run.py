@@ -7,13 +7,16 @@ installed Django's sdist with the same options, apps and parallelism:
 
 * ``ours``: our ENGINE, as a drop-in replacement for Django's;
 * ``stock``: ``django.db.backends.postgresql``;
-* ``native``: our ENGINE with the native async ORM path installed, on the
-  modules whose tests use Django's async ORM (found by scanning the tests),
-  counting the thread hops (``sync_to_async`` calls that ran a query) left.
+* ``native``: our ENGINE with the native paths installed (the async ORM and
+  the request path), on the modules whose tests use Django's async ORM
+  (found by scanning the tests) and the request-path modules
+  (``REQUEST_MODULES``), counting the thread hops (``sync_to_async`` calls
+  that ran a query) left.
 
 Tests that pass on stock and fail on ours (or native) are regressions; the
 command exits non-zero if there is any, or if a pass timed out or crashed.
-Full mode writes ``tests_django/RESULTS.md`` and ``results.json``; fast mode
+Full mode writes ``RESULTS.md`` and ``results.json`` under
+``tests_django/django-<major>.<minor>/`` (one per Django version); fast mode
 writes them under ``tests_django/work/fast/``.
 """
 
@@ -38,20 +41,26 @@ HERE = Path(__file__).resolve().parent
 # the native pass) the async ORM, auth and sessions.
 FAST_MODULES = [
     "aggregation",
+    "asgi",
     "async",
     "auth_tests",
     "backends",
     "basic",
     "bulk_create",
+    "csrf_tests",
     "delete",
     "expressions",
     "generic_relations",
     "get_or_create",
+    "handlers",
     "many_to_many",
     "many_to_one",
+    "messages_tests",
+    "middleware",
     "model_fields",
     "prefetch_related",
     "queries",
+    "requests_tests",
     "select_for_update",
     "select_related",
     "sessions_tests",
@@ -61,6 +70,19 @@ FAST_MODULES = [
     "transactions",
     "update",
     "update_only_fields",
+]
+
+# Django's request path (handlers, middleware, sessions, auth, messages): the
+# native pass runs them too, with the native request path on.
+REQUEST_MODULES = [
+    "asgi",
+    "auth_tests",
+    "csrf_tests",
+    "handlers",
+    "messages_tests",
+    "middleware",
+    "requests_tests",
+    "sessions_tests",
 ]
 
 
@@ -116,12 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         labels = []  # all of them
     scanned = async_modules(tests_dir)
+    native_modules = sorted(set(scanned) | set(REQUEST_MODULES))
     if labels:
         native_labels = [
-            m for m in scanned if m in {label.split(".")[0] for label in labels}
+            m for m in native_modules if m in {label.split(".")[0] for label in labels}
         ]
     else:
-        native_labels = scanned
+        native_labels = native_modules
     print(f"Django {version} tests: {tests_dir}", flush=True)
     print(f"Modules using the async ORM: {', '.join(scanned)}", flush=True)
 
@@ -164,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "python -m tests_django.run " + shlex.join(
         sys.argv[1:] if argv is None else argv
     )
-    out = HERE if mode_name == "full" and not args.modules else WORK / mode_name
+    major_minor = ".".join(version.split(".")[:2])
+    if mode_name == "full" and not args.modules:
+        out = HERE / f"django-{major_minor}"
+    else:
+        out = WORK / mode_name
     write_results(
         out,
         mode=mode_name,

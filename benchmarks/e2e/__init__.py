@@ -1,11 +1,14 @@
-"""End-to-end: the example project's book page, over HTTP, per contender.
+"""End-to-end: a logged-in page and a transactional write, over HTTP.
 
-The page (``/api/books/<pk>/``, ``catalog.views.book_detail``) runs three
-queries: the book with its author (``select_related``), its tags and its open
-loans (two prefetches). ``ours`` and ``stock_async`` serve it with uvicorn
-(Django's ASGI handler, the example's async view); ``stock_sync`` serves a sync
-twin of the view (:mod:`.views`) with gunicorn's threaded worker. ``wrk``, a
-separate process, loads each server in turn, alternating.
+A project as ``startproject`` makes it (its seven middleware, sessions,
+auth, messages) serves two views (:mod:`.views`): ``page`` (the session
+user, a book with its author, the author's other books, a count) and
+``write`` (a CSRF-protected POST writing twice in one transaction). Each
+contender runs on each of its servers, one worker: ours, stock async and
+upstream on uvicorn (uvloop + httptools) and granian (ASGI, uvloop); stock
+sync on gunicorn's threaded worker and granian's WSGI interface (32
+threads). ``wrk``, a separate process, loads each server in turn,
+alternating; an untimed run counts thread hops per request.
 """
 
 from .runner import run

@@ -1,8 +1,17 @@
-"""Start each server, load it with wrk, measure, stop it; alternating."""
+"""Start each server, load it with wrk, measure, stop it; alternating.
+
+For every workload (``page``, ``write``) and concurrency, each contender on
+each of its servers is started fresh, warmed up, loaded by ``wrk`` (a
+separate process) for the measured window, and stopped; the order
+alternates contender by contender, round after round. Server CPU comes from
+``/proc`` (the server's whole process tree). A separate, untimed run counts
+the thread hops per request of each async contender.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -13,57 +22,93 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
+import httpx
 
-from ..run import ConnectionSampler, _pg_env, drop_database, log, recreate_database
+from ..run import (
+    ISOLATED_PATH,
+    ConnectionSampler,
+    _pg_env,
+    drop_database,
+    log,
+    recreate_database,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-EXAMPLES = ROOT / "examples"
-CONTENDERS = ("ours", "stock_async", "stock_sync")
 DATABASE = "dab_bench_e2e"
+WORKLOADS = ("page", "write")
 WSGI_THREADS = 32
+ASYNC = ("ours", "stock_async", "upstream")
+
+# (contender, server): every pair runs, the async ones on two ASGI servers
+# and the sync one on two WSGI servers, one worker each.
+SERVERS = (
+    ("ours", "uvicorn"),
+    ("stock_async", "uvicorn"),
+    ("upstream", "uvicorn"),
+    ("stock_sync", "gunicorn"),
+    ("ours", "granian"),
+    ("stock_async", "granian"),
+    ("upstream", "granian"),
+    ("stock_sync", "granian"),
+)
 
 
-def server_command(contender: str, port: int) -> tuple[list[str], dict[str, str]]:
-    bind = ["--host", "127.0.0.1", "--port", str(port)]
-    if contender == "stock_sync":
-        command = [
-            sys.executable, "-m", "gunicorn", "benchmarks.e2e.wsgi:application",
+def server_command(
+    contender: str, server: str, port: int, upstream_python: str | None
+) -> list[str]:
+    python = upstream_python if contender == "upstream" else sys.executable
+    if python is None:
+        raise ValueError("the upstream contender needs --upstream-python")
+    where = ["--host", "127.0.0.1", "--port", str(port)]
+    if server == "uvicorn":
+        return [
+            python, "-m", "uvicorn", "benchmarks.e2e.asgi:application", *where,
+            "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+            "--log-level", "warning",
+        ]  # fmt: skip
+    if server == "gunicorn":
+        return [
+            python, "-m", "gunicorn", "benchmarks.e2e.wsgi:application",
             "--worker-class", "gthread", "--workers", "1",
             "--threads", str(WSGI_THREADS), "--bind", f"127.0.0.1:{port}",
             "--log-level", "warning",
         ]  # fmt: skip
-        settings = "benchmarks.e2e.settings_sync"
-    else:
-        command = [
-            sys.executable, "-m", "uvicorn", "library.asgi:application",
-            "--app-dir", str(EXAMPLES), "--no-access-log", "--log-level", "warning",
-            *bind,
+    if contender == "stock_sync":
+        return [
+            python, "-m", "granian", "--interface", "wsgi", "--workers", "1",
+            "--blocking-threads", str(WSGI_THREADS), "--no-ws", "--no-access-log",
+            "--log-level", "warning", *where, "benchmarks.e2e.wsgi:application",
         ]  # fmt: skip
-        settings = (
-            "library.settings"
-            if contender == "ours"
-            else "benchmarks.e2e.settings_stock"
-        )
+    return [
+        python, "-m", "granian", "--interface", "asgi", "--loop", "uvloop",
+        "--workers", "1", "--no-ws", "--no-access-log", "--log-level", "warning",
+        *where, "benchmarks.e2e.asgi:application",
+    ]  # fmt: skip
+
+
+def server_env(
+    contender: str, database: str, **extra: str
+) -> tuple[dict[str, str], Path]:
     env = {
         **os.environ,
         **_pg_env(),
-        "DJANGO_SETTINGS_MODULE": settings,
-        "DATABASE_URL": database_url(),
-        "EXAMPLE_DEBUG": "0",
-        "PYTHONPATH": f"{ROOT}{os.pathsep}{EXAMPLES}",
+        "BENCH_DB": database,
+        "BENCH_E2E_CONTENDER": contender,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.e2e.settings",
+        **extra,
     }
-    return command, env
-
-
-def database_url() -> str:
-    env = _pg_env()
-    password = f":{env['PGPASSWORD']}" if env["PGPASSWORD"] else ""
-    return (
-        f"postgresql://{env['PGUSER']}{password}@{env['PGHOST']}:{env['PGPORT']}"
-        f"/{DATABASE}"
-    )
+    env.pop("PYTHONPATH", None)
+    if contender == "upstream":
+        # Its package is also called django_async_backend: it must not see
+        # this checkout's, so it imports ``benchmarks`` from a path of its own.
+        ISOLATED_PATH.mkdir(parents=True, exist_ok=True)
+        link = ISOLATED_PATH / "benchmarks"
+        if not link.exists():
+            link.symlink_to(HERE.parent)
+        env["BENCH_UPSTREAM"] = "1"
+        return env, ISOLATED_PATH
+    return env, ROOT
 
 
 def free_port() -> int:
@@ -72,22 +117,60 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_serving(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
+class Server:
+    """One contender's server process, started and stopped around a cell."""
+
+    def __init__(
+        self,
+        contender: str,
+        server: str,
+        database: str,
+        upstream_python: str | None,
+        **extra_env: str,
+    ) -> None:
+        self.contender, self.server = contender, server
+        self.port = free_port()
+        env, cwd = server_env(contender, database, **extra_env)
+        command = server_command(contender, server, self.port, upstream_python)
+        self.process = subprocess.Popen(command, env=env, cwd=cwd)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.contender} on {self.server} exited with "
+                    f"{self.process.returncode}"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError(f"{self.contender} on {self.server} did not start in 30 s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.send_signal(signal.SIGINT)
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start in 30 s")
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
 
 def process_tree(pid: int) -> list[int]:
     pids = [pid]
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return pids
+    for child in children:
         pids.extend(process_tree(int(child)))
     return pids
 
@@ -95,7 +178,11 @@ def process_tree(pid: int) -> list[int]:
 def cpu_seconds(pid: int) -> float:
     total = 0
     for member in process_tree(pid):
-        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            stat = Path(f"/proc/{member}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / os.sysconf("SC_CLK_TCK")
 
@@ -103,13 +190,18 @@ def cpu_seconds(pid: int) -> float:
 def peak_rss_mib(pid: int) -> float:
     total = 0
     for member in process_tree(pid):
-        status = Path(f"/proc/{member}/status").read_text()
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
         match = re.search(r"VmHWM:\s+(\d+) kB", status)
         total += int(match.group(1)) if match else 0
     return total / 1024
 
 
-def wrk(port: int, seconds: float, connections: int, books: int) -> dict[str, float]:
+def wrk(
+    url: str, workload: str, seconds: float, connections: int, login: dict[str, Any]
+) -> dict[str, Any]:
     output = subprocess.run(
         [
             "wrk",
@@ -118,10 +210,18 @@ def wrk(port: int, seconds: float, connections: int, books: int) -> dict[str, fl
             f"-d{max(1, round(seconds))}s",
             "--latency",
             "-s",
-            str(HERE / "random_book.lua"),
-            f"http://127.0.0.1:{port}",
+            str(HERE / "request.lua"),
+            url,
         ],  # fmt: skip
-        env={**os.environ, "BENCH_BOOKS": str(books)},
+        env={
+            **os.environ,
+            "BENCH_PATH": workload,
+            "BENCH_COOKIE": login["cookie"],
+            "BENCH_CSRF": login["csrftoken"],
+            "BENCH_MAX": str(
+                login["books"] if workload == "page" else login["authors"]
+            ),
+        },
         capture_output=True,
         text=True,
         check=True,
@@ -132,7 +232,7 @@ def wrk(port: int, seconds: float, connections: int, books: int) -> dict[str, fl
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def parse_wrk(output: str) -> dict[str, float]:
+def parse_wrk(output: str) -> dict[str, Any]:
     def latency(percent: str) -> float:
         match = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
         return float(match.group(1)) * _UNITS[match.group(2)] if match else 0.0
@@ -151,67 +251,104 @@ def parse_wrk(output: str) -> dict[str, float]:
     }
 
 
-def prepare() -> int:
-    recreate_database(DATABASE)
-    command, env = server_command("ours", 0)
-    subprocess.run(
-        [sys.executable, str(EXAMPLES / "manage.py"), "prepare"],
+def prepare(database: str) -> dict[str, Any]:
+    """Create the database, its tables and rows, and a logged-in session."""
+    recreate_database(database)
+    env, cwd = server_env("stock_sync", database)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.e2e.prepare"],
         env=env,
-        cwd=ROOT,
+        cwd=cwd,
         check=True,
         capture_output=True,
+        text=True,
     )
-    with psycopg.connect(database_url()) as conn:
-        row = conn.execute("SELECT count(*) FROM catalog_book").fetchone()
-    return int(row[0]) if row else 1
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(contender: str, args: argparse.Namespace, books: int) -> dict[str, Any]:
-    port = free_port()
-    command, env = server_command(contender, port)
-    server = subprocess.Popen(command, env=env, cwd=ROOT)
-    try:
-        wait_until_serving(port, server)
-        wrk(port, 1, args.e2e_connections, books)  # warm-up: pools, caches
-        with ConnectionSampler(DATABASE) as sampler:
-            cpu = cpu_seconds(server.pid)
-            result = wrk(port, args.e2e_duration, args.e2e_connections, books)
-            cpu = cpu_seconds(server.pid) - cpu
+def measure(
+    contender: str,
+    server: str,
+    workload: str,
+    connections: int,
+    args: argparse.Namespace,
+    login: dict[str, Any],
+    database: str,
+) -> dict[str, Any]:
+    with Server(contender, server, database, args.upstream_python) as running:
+        wrk(running.url, workload, 1, connections, login)  # warm-up
+        with ConnectionSampler(database) as sampler:
+            cpu = cpu_seconds(running.pid)
+            result = wrk(running.url, workload, args.e2e_duration, connections, login)
+            cpu = cpu_seconds(running.pid) - cpu
         result.update(
             contender=contender,
-            connections=args.e2e_connections,
+            server=server,
+            workload=workload,
+            connections=connections,
             server_cpu_ms_per_request=cpu * 1000 / max(result["requests"], 1),
-            server_peak_rss_mib=peak_rss_mib(server.pid),
+            server_peak_rss_mib=peak_rss_mib(running.pid),
             server_connections=sampler.peak,
         )
-        return result
-    finally:
-        server.send_signal(
-            signal.SIGINT if contender != "stock_sync" else signal.SIGTERM
-        )
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    return result
 
 
-def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    log(f"end-to-end: preparing {DATABASE}")
-    books = prepare()
-    results = []
+def count_hops(
+    contender: str, args: argparse.Namespace, login: dict[str, Any], database: str
+) -> dict[str, Any]:
+    """Thread hops per request of each workload, in an untimed run."""
+    requests = 20
+    counted: dict[str, Any] = {"contender": contender}
+    with Server(
+        contender, "uvicorn", database, args.upstream_python, BENCH_COUNT_HOPS="1"
+    ) as running:
+        headers = {"Cookie": login["cookie"], "X-CSRFToken": login["csrftoken"]}
+        with httpx.Client(base_url=running.url, headers=headers) as client:
+            for workload in WORKLOADS:
+                client.get("/hops/")
+                for n in range(1, requests + 1):
+                    if workload == "page":
+                        response = client.get(f"/page/{n}/")
+                    else:
+                        response = client.post(f"/write/{n}/")
+                    response.raise_for_status()
+                hops = client.get("/hops/").json()["hops"]
+                counted[workload] = hops / requests
+    return counted
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    database = getattr(args, "e2e_database", DATABASE)
+    log(f"end-to-end: preparing {database}")
+    login = prepare(database)
+    pairs = [
+        pair
+        for pair in SERVERS
+        if pair[0] != "upstream" or args.upstream_python is not None
+    ]
+    cells: list[dict[str, Any]] = []
+    hops: list[dict[str, Any]] = []
     try:
+        for contender in dict.fromkeys(c for c, _ in pairs if c in ASYNC):
+            hops.append(count_hops(contender, args, login, database))
+            log(f"e2e hops per request {hops[-1]}")
         for round_ in range(args.rounds):
-            for contender in CONTENDERS:
-                row = measure(contender, args, books)
-                row["round"] = round_
-                results.append(row)
-                log(
-                    f"e2e c={args.e2e_connections} {contender:11} "
-                    f"{row['rps']:8.0f} req/s  p99 {row['p99_ms']:6.1f} ms  "
-                    f"server cpu {row['server_cpu_ms_per_request']:.3f} ms/req  "
-                    f"conns {row['server_connections']}"
-                )
+            for workload in WORKLOADS:
+                for connections in args.e2e_connections:
+                    for contender, server in pairs:
+                        row = measure(
+                            contender, server, workload, connections, args, login,
+                            database,
+                        )  # fmt: skip
+                        row["round"] = round_
+                        cells.append(row)
+                        log(
+                            f"e2e {workload} c={connections} {contender:11} "
+                            f"{server:8} {row['rps']:7.0f} req/s  p99 "
+                            f"{row['p99_ms']:6.1f} ms  cpu "
+                            f"{row['server_cpu_ms_per_request']:.2f} ms/req  "
+                            f"non-2xx {row['errors']}"
+                        )
     finally:
-        drop_database(DATABASE)
-    return results
+        drop_database(database)
+    return {"cells": cells, "hops": hops}

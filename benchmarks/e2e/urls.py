@@ -1,5 +1,9 @@
 from django.urls import path
 
-from .views import book_detail
+from . import views
 
-urlpatterns = [path("api/books/<int:pk>/", book_detail, name="book-detail")]
+urlpatterns = [
+    path("page/<int:pk>/", views.page),
+    path("write/<int:pk>/", views.write),
+    path("hops/", views.hops),
+]

@@ -7,6 +7,9 @@ whose task is not itself, and gets a scope of its own. So
 ``asyncio.gather(...)`` of queries runs them on separate connections, in
 parallel.
 
+A scope also releases its connections when a request it served ends
+(Django's request signals, see ``signals.py``), the same way.
+
 Two things make a task use a connection it does not own:
 
 * **Joining a transaction.** A task created inside an ``async_atomic`` block
@@ -137,28 +140,35 @@ class ConnectionScope:
         """Done callback of the owning task: release unless pinned."""
         _scopes_by_task.pop(task, None)
         if not self.pinned:
-            self.release(close=True)
+            self.release()
 
-    def release(self, *, close: bool) -> None:
-        """Give back the connections this scope holds, starting right now.
+    def release(self) -> None:
+        """The scope is finished: give back everything, starting right now.
 
-        With ``close=True`` the scope is finished: owned connections are
-        released and joins dropped. With ``close=False`` (request boundaries)
-        owned connections are released the way Django's
-        ``close_old_connections`` would, and stay usable: they reconnect on
-        next use.
+        Owned connections are released (kept for the next task of the loop,
+        or returned to their pool), joins dropped.
         """
-        if close:
-            self.closed = True
+        self.closed = True
+        for alias in list(self.owned):
+            # Forget it first: a finished scope releases a face once.
+            start_eagerly(self._forget(alias)._release(final=True))
+        for alias in list(self.joins):
+            self._forget(alias)._unjoin()
+
+    def release_at_request_boundary(self) -> None:
+        """A request this scope served has ended (or a new one starts).
+
+        Release the owned connections as at the task's end (kept for the next
+        task of the loop, then returned to the pool), as Django's
+        ``close_old_connections`` returns a thread's connections; the scope
+        stays usable and opens a connection again on next use. Connections
+        inside a transaction are left alone: the request's work is not over.
+        """
         for alias in list(self.owned):
             face = self.faces[alias]
-            if close:
-                # Forget it first: a finished scope releases a face once.
-                self._forget(alias)
-            start_eagerly(face._release(final=close))
-        if close:
-            for alias in list(self.joins):
-                self._forget(alias)._unjoin()
+            if face.gate.frames or face.sync_wrapper.in_atomic_block:
+                continue
+            start_eagerly(self._forget(alias)._release(final=True))
 
     def _forget(self, alias: str) -> AsyncDatabaseWrapper:
         self.owned.discard(alias)

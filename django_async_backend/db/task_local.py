@@ -7,6 +7,11 @@ bridge, answers with the *current task's* sync face for aliases on an async
 ENGINE (taking the connection's turn for the duration of the bridged call).
 Everywhere else, and for aliases on other ENGINEs, it is the original
 thread-local storage, so sync code behaves exactly as before.
+
+``connections.all(initialized_only=True)`` (what Django's
+``close_old_connections``, ``reset_queries`` and ``close_all()`` iterate) is
+answered the same way: inside the bridge it lists the connections the
+current task has opened, without opening any.
 """
 
 from __future__ import annotations
@@ -65,6 +70,13 @@ class TaskLocalConnections:
     def __init__(self, thread_local: Any) -> None:
         object.__setattr__(self, "_thread_local", thread_local)
 
+    def _dab_initialized(self, alias: str) -> bool:
+        """Whether ``alias`` has a connection here already (opens none)."""
+        bridge = current_bridge()
+        if bridge is not None and is_async_alias(alias):
+            return alias in bridge.local or alias in current_scope().faces
+        return hasattr(self._thread_local, alias)
+
     def __getattr__(self, alias: str) -> Any:
         bridge = current_bridge()
         if bridge is not None:
@@ -82,11 +94,33 @@ class TaskLocalConnections:
         delattr(self._thread_local, alias)
 
 
+class _TaskAwareHandler:
+    """Mixed into ``django.db.connections``' class by :func:`install`."""
+
+    _connections: TaskLocalConnections
+
+    def all(self, initialized_only: bool = False) -> list[Any]:
+        if not initialized_only or current_bridge() is None:
+            return super().all(initialized_only)  # type: ignore[misc]
+        storage = self._connections
+        return [
+            self[alias]  # type: ignore[index]
+            for alias in self  # type: ignore[attr-defined]
+            if storage._dab_initialized(alias)
+        ]
+
+
 def install() -> None:
     """Put :class:`TaskLocalConnections` under ``django.db.connections``."""
     current = connections._connections
     if not isinstance(current, TaskLocalConnections):
         connections._connections = TaskLocalConnections(current)
+    handler_class = type(connections)
+    if not issubclass(handler_class, _TaskAwareHandler):
+        # The same object, answering all() per task inside the bridge.
+        connections.__class__ = type(
+            handler_class.__name__, (_TaskAwareHandler, handler_class), {}
+        )
 
 
 def settings_changed() -> None:

@@ -169,7 +169,14 @@ class AsyncioTransactionTestCase(IsolatedAsyncioTestCase):
                     connection.set_rollback(True)
                 await atomic.__aexit__(None, None, None)
         finally:
-            await scope.aclose()
+            try:
+                await scope.aclose()
+            finally:
+                # Pools belong to the test's event loop: close them while it
+                # still runs (a pool left to the loop's shutdown may be in
+                # the middle of opening a connection when asyncio cancels
+                # every task).
+                await async_connections.close_pools()
 
     def _empty_test_databases(self) -> None:
         if self._rollback_each_test:

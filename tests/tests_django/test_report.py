@@ -103,8 +103,8 @@ def test_a_hop_without_a_note_is_unexplained(tmp_path):
     native.hops = [
         {"function": "myapp.views.sync_view", "test": "myapp.tests.T.test"},
         {
-            "function": "django.dispatch.dispatcher.Signal.asend.<locals>.sync_send",
-            "test": "auth_tests.test_auth_backends.T.test_login",
+            "function": "django.contrib.auth.login",
+            "test": "auth_tests.test_middleware.T.test_auser_after_login",
         },
     ]
     assert [h["function"] for h in unexplained_hops(native)] == [

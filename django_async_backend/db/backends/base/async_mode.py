@@ -195,6 +195,7 @@ class AsyncModeMixin:
     connection: Any
     in_atomic_block: bool
     autocommit: bool
+    close_at: float | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -311,6 +312,45 @@ class AsyncModeMixin:
             return idle_seconds > keep
         close_at = getattr(self, "close_at", None)
         return close_at is not None and time.monotonic() >= close_at
+
+    def close_if_unusable_or_obsolete(self) -> None:
+        """Django's request-boundary clean-up (``close_old_connections``).
+
+        On a task's connection (async mode) it runs in the bridge, on the
+        request's task. Two differences from a thread's connection:
+
+        * inside a transaction (an atomic block, or an ``async_atomic``
+          frame another task joined) it does nothing: the request's
+          transaction is not over, and closing would lose it;
+        * a pooled connection is not closed for its age (Django's pooled
+          connections have ``CONN_MAX_AGE = 0``, so every request boundary
+          would return it to the pool): the task's release keeps it for the
+          next task, then gives it back (see ``idle.py``).
+
+        Unusable connections (autocommit left changed, errors and a failed
+        check) are closed as Django closes them. With
+        ``ASYNC_BACKEND_DISABLE_REQUEST_SIGNALS`` request boundaries leave
+        task connections alone altogether.
+        """
+        face = self._async_face
+        if face is None:
+            return super().close_if_unusable_or_obsolete()  # type: ignore[misc]
+        if (
+            self.connection is None
+            or self.in_atomic_block
+            or face.gate.frames
+            or not conf.request_signals_enabled()
+        ):
+            return
+        if not self._pooled:
+            return super().close_if_unusable_or_obsolete()  # type: ignore[misc]
+        close_at = getattr(self, "close_at", None)
+        self.close_at = None
+        try:
+            super().close_if_unusable_or_obsolete()  # type: ignore[misc]
+        finally:
+            if self.connection is not None:
+                self.close_at = close_at
 
     # -- transactions shared with async code --------------------------------
 

@@ -26,8 +26,11 @@ class TestDatabaseRecordingMixin:
 
     connection: Any
 
-    def create_test_db(self, *args: Any, **kwargs: Any) -> str:
-        name: str = super().create_test_db(*args, **kwargs)  # type: ignore[misc]
+    # Django's create_test_db() calls this to create (or keep) the database
+    # and returns its name. Hooking here rather than create_test_db() keeps
+    # this module out of the stack Django's deprecation warnings point at.
+    def _create_test_db(self, *args: Any, **kwargs: Any) -> str:
+        name: str = super()._create_test_db(*args, **kwargs)  # type: ignore[misc]
         _test_databases.add(name)
         return name
 

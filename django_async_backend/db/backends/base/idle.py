@@ -132,8 +132,8 @@ def put(face: AsyncDatabaseWrapper) -> None:
     """Keep ``face`` (released by its task) for a later task."""
     kept = _kept(face.alias)
     entries = kept.entries
-    if any(kept_face is face for kept_face, _ in entries):
-        return  # a second release of the same object: it is kept already
+    if entries and entries[-1][0] is face:
+        return  # released twice in a row: it is kept already
     if len(entries) >= MAX_IDLE_PER_ALIAS:
         _discard(entries.pop(0)[0])
     entries.append((face, time.monotonic()))

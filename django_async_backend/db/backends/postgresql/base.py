@@ -138,7 +138,10 @@ class DatabaseWrapper(AsyncModeMixin, PostgreSQLWrapper):
         adapter.pending_closes.clear()
         pool: AwaitingPool | None = adapter.pool
         if pool is not None:
-            await asyncio.shield(pool.give_back(raw))
+            # A queued task takes it at once (no task, nothing to await);
+            # else back to the pool, shielded so a cancellation can't lose it.
+            if not pool.hand_over(raw):
+                await asyncio.shield(pool.give_back(raw))
             return
         if not raw.closed and raw.pgconn.transaction_status == TransactionStatus.ACTIVE:
             try:

@@ -24,6 +24,7 @@ from psycopg.client_cursor import ClientCursorMixin
 from psycopg.pq import ConnStatus, TransactionStatus
 
 from ...bridge import await_only, in_bridge, run_ready
+from .handoff import ExhaustedPoolQueue
 
 __all__ = [
     "AsyncDriver",
@@ -377,13 +378,19 @@ async def return_to_pool(pool: Any, raw: psycopg.AsyncConnection[Any]) -> None:
 
 
 class AwaitingPool:
-    """A psycopg ``ConnectionPool``'s sync API over an ``AsyncConnectionPool``."""
+    """A psycopg ``ConnectionPool``'s sync API over an ``AsyncConnectionPool``.
 
-    __slots__ = ("checked_out", "raw", "server_binding")
+    Checkouts queue in an :class:`~.handoff.ExhaustedPoolQueue` while the
+    pool is exhausted, and clean connections given back go straight to the
+    task that has waited longest.
+    """
+
+    __slots__ = ("checked_out", "queue", "raw", "server_binding")
 
     def __init__(self, raw: Any, *, server_binding: bool) -> None:
         self.raw = raw
         self.server_binding = server_binding
+        self.queue = ExhaustedPoolQueue(raw)
         # Connections handed to tasks and not yet returned.
         self.checked_out: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -392,27 +399,43 @@ class AwaitingPool:
 
     def has_waiters(self) -> bool:
         """Whether tasks are queued for a connection (the pool is exhausted)."""
-        return bool(self.raw.get_stats().get("requests_waiting"))
+        return bool(self.queue.waiting) or bool(
+            self.raw.get_stats().get("requests_waiting")
+        )
 
     def open(self, wait: bool = False, timeout: float = 30.0) -> None:
         if self.raw.closed:
             await_only(self.raw.open(wait=wait, timeout=timeout))
 
     def getconn(self, timeout: float | None = None) -> AwaitingConnection:
-        raw = await_only(self.raw.getconn(timeout))
+        if timeout is None:
+            timeout = self.raw.timeout
+        raw = await_only(self.queue.checkout(timeout))
         self.checked_out.add(raw)
         return AwaitingConnection(raw, pool=self, server_binding=self.server_binding)
 
     def putconn(self, conn: AwaitingConnection) -> None:
+        if self.hand_over(conn.raw):
+            return
         # Shielded: a second cancellation must not lose the connection.
         await_only(asyncio.shield(self.give_back(conn.raw)))
 
+    def hand_over(self, raw: psycopg.AsyncConnection[Any]) -> bool:
+        """Give ``raw`` to the longest-waiting queued task, if any (no I/O)."""
+        if self.queue.waiting and not server_closed(raw) and self.queue.offer(raw):
+            self.checked_out.discard(raw)
+            return True
+        return False
+
     async def give_back(self, raw: psycopg.AsyncConnection[Any]) -> None:
-        """Return ``raw`` (clean) to the pool."""
+        """Return ``raw`` clean: to a queued task, else to the pool."""
+        if self.hand_over(raw):
+            return
         self.checked_out.discard(raw)
         await return_to_pool(self.raw, raw)
 
     def close(self, timeout: float = 5.0) -> None:
+        self.queue.close()
         await_only(self.raw.close(timeout))
 
 

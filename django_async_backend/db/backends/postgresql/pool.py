@@ -58,6 +58,7 @@ class _Entry:
         as psycopg does, connections tasks still hold are closed when they
         come back.
         """
+        self.facade.queue.close()
         try:
             await self.facade.raw.close()
         except (Exception, asyncio.CancelledError):
