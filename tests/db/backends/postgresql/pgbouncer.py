@@ -76,7 +76,15 @@ class PgBouncer:
             "logfile": self.root / "pgbouncer.log",
             "pidfile": self.root / "pgbouncer.pid",
         }
-        lines = ["[databases]", f"* = host={host} port={port}", "", "[pgbouncer]"]
+        lines = [
+            "[databases]",
+            # The maintenance database, where the test runner creates and
+            # drops the test databases: a server connection per client.
+            f"postgres = host={host} port={port} pool_mode=session",
+            f"* = host={host} port={port}",
+            "",
+            "[pgbouncer]",
+        ]
         lines += [f"{key} = {value}" for key, value in config.items()]
         (self.root / "pgbouncer.ini").write_text("\n".join(lines) + "\n")
         if os.geteuid() == 0:  # PgBouncer refuses to run as root
