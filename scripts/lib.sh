@@ -96,3 +96,18 @@ default_pg_env() {
         export PGUSER="${PGUSER:-postgres}"
     fi
 }
+
+# Make sure Debian's pgbouncer is installed (for the PgBouncer test stage):
+# apt-get when missing and running as root, else stop with instructions.
+ensure_pgbouncer() {
+    if command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; then
+        return 0
+    fi
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        log "Installing pgbouncer (Debian package)"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+        return 0
+    fi
+    die "pgbouncer is needed for the PgBouncer test stage: apt-get install pgbouncer"
+}

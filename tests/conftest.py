@@ -49,6 +49,13 @@ first to end, so a test that writes outside a transaction it keeps open
 waits for itself until the timeout. See tests/db/backends/sqlite3/.
 """
 
+through_pgbouncer = os.environ.get("DAB_TEST_PGBOUNCER") == "transaction"
+
+requires_direct_connection = pytest.mark.requires_direct_connection
+"""Mark tests that need what PgBouncer's transaction mode takes away (named
+cursors, the server connection's identity or its pg_stat_activity row):
+skipped in scripts/test's PgBouncer stage."""
+
 requires_readers_beside_writer = pytest.mark.requires_readers_beside_writer
 """Mark tests that read on one connection while another has a write
 transaction open (skipped on an in-memory SQLite database, which has no WAL:
@@ -66,12 +73,22 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
+        "requires_direct_connection: needs a server connection of its own "
+        "(not through PgBouncer in transaction mode)",
+    )
+    config.addinivalue_line(
+        "markers",
         "requires_readers_beside_writer: reads beside an open write "
         "transaction (not on in-memory SQLite)",
     )
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("requires_direct_connection") and through_pgbouncer:
+        pytest.skip(
+            "through PgBouncer in transaction mode: needs a server connection "
+            "of its own (named cursors, pg_backend_pid, pg_stat_activity)"
+        )
     if item.get_closest_marker("requires_postgresql") and not is_postgresql():
         pytest.skip("PostgreSQL-specific behaviour (the ENGINE under test is not)")
     if item.get_closest_marker("requires_concurrent_writers") and (
@@ -147,6 +164,8 @@ class Observer:
 def observer() -> Iterator[Observer]:
     if not is_postgresql():
         pytest.skip("observes PostgreSQL's pg_stat_activity")
+    if through_pgbouncer:
+        pytest.skip("observes the server's own connections (PgBouncer's here)")
     obs = Observer()
     try:
         yield obs

@@ -37,6 +37,12 @@ else:
     _default["TEST"] = {"NAME": f"test_{_default['NAME']}"}
     _other["TEST"] = {"NAME": f"test_{_default['NAME']}_other"}
 
+# Through PgBouncer in transaction mode (scripts/test's PgBouncer stage, see
+# tests/db/backends/postgresql/pgbouncer.py): the README's settings for it.
+if os.environ.get("DAB_TEST_PGBOUNCER") == "transaction":
+    for _entry in (_default, _other):
+        _entry["DISABLE_SERVER_SIDE_CURSORS"] = True
+
 DATABASES = {"default": _default, "other": _other}
 
 INSTALLED_APPS = [
@@ -49,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.redirects",
     "django_async_backend",
     "tests.app",
+    "chaos",  # the chaos suite's workload (tests/chaos)
 ]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

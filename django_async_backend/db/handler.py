@@ -112,13 +112,17 @@ class AsyncConnectionHandler:
         return existing_pool(alias)
 
     async def close_pools(self, alias: str | None = None) -> None:
-        """Close the running event loop's connection pools.
+        """Close the running event loop's kept connections, then its pools.
 
         Call it on shutdown (an ASGI lifespan handler), so pooled
         connections are closed cleanly instead of being dropped with the loop.
+        Connections kept for the next task (see ``backends/base/idle.py``)
+        are released first: they are checked out of their pool, which would
+        otherwise close them only when they came back.
         """
         from .backends.postgresql.pool import close_pools
 
+        await idle.drain(alias)
         await close_pools(alias)
 
     def independent_connection(self, arg: Any = None) -> IndependentConnection:

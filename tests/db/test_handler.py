@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.utils import ConnectionDoesNotExist
+from django.test.utils import override_settings
 
 from django_async_backend.db import async_connections
+from django_async_backend.db.backends.base import idle
 from django_async_backend.db.backends.base.wrapper import AsyncDatabaseWrapper
 
 from ..conftest import requires_postgresql
@@ -143,3 +148,65 @@ async def test_connection_attributes_mirror_djangos_wrapper():
     assert await connection.is_usable()
     assert len(await connection.get_database_version()) >= 2
     assert "alias='default'" in repr(connection)
+
+
+@contextmanager
+def configured(**settings: Any) -> Iterator[dict[str, Any]]:
+    """The default alias with some settings changed for a block."""
+    settings_dict = connections.settings["default"]
+    saved = {key: settings_dict[key] for key in settings}
+    saved_options = dict(settings_dict["OPTIONS"])
+    settings_dict.update(settings)
+    try:
+        yield settings_dict
+    finally:
+        settings_dict.update(saved)
+        settings_dict["OPTIONS"] = saved_options
+
+
+@pytest.mark.async_django_db(transaction=True)
+@pytest.mark.parametrize(
+    "pooled",
+    [pytest.param(True, marks=requires_postgresql), False],
+    ids=["pooled", "persistent"],
+)
+async def test_close_pools_leaves_nothing_connected(pooled):
+    # Ten concurrent tasks, their connections kept for the next task (for
+    # up to a minute): close_pools() closes those too, before it returns.
+    if pooled:
+        settings: dict[str, Any] = {
+            "OPTIONS": {
+                **connections.settings["default"]["OPTIONS"],
+                "pool": {"min_size": 1, "max_size": 10},
+            }
+        }
+    else:
+        settings = {"CONN_MAX_AGE": 60}
+    with (
+        configured(**settings),
+        override_settings(ASYNC_BACKEND_KEEP_CONNECTION_SECONDS=60),
+    ):
+        everyone_connected = asyncio.Barrier(10)
+        raws = []
+
+        async def request() -> None:
+            connection = async_connections["default"]
+            async with connection.cursor() as cursor:
+                await cursor.execute("SELECT 1")
+            raws.append(connection.connection)
+            await everyone_connected.wait()  # ten connections, not one reused
+
+        await asyncio.gather(*(asyncio.create_task(request()) for _ in range(10)))
+        assert len({id(raw) for raw in raws}) == 10
+
+        def all_kept() -> bool:
+            return len(idle._kept("default").entries) == 10
+
+        for _ in range(100):
+            if all_kept():
+                break
+            await asyncio.sleep(0.01)
+        assert all_kept() and not any(raw.closed for raw in raws)
+
+        await async_connections.close_pools()
+        assert [raw for raw in raws if not raw.closed] == []

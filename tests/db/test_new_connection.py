@@ -14,9 +14,14 @@ from django_async_backend.db import (
 from django_async_backend.db.transaction import async_atomic
 from tests.app.models import Book
 
-from ..conftest import requires_concurrent_writers, requires_postgresql
+from ..conftest import (
+    requires_concurrent_writers,
+    requires_direct_connection,
+    requires_postgresql,
+)
 
-pytestmark = pytest.mark.async_django_db(transaction=True)
+# Fresh connections are told apart by pg_backend_pid(): not through PgBouncer.
+pytestmark = [pytest.mark.async_django_db(transaction=True), requires_direct_connection]
 
 
 async def pid() -> int:

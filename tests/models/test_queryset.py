@@ -13,7 +13,7 @@ from django_async_backend.db import async_connections
 from django_async_backend.db.transaction import async_atomic
 from django_async_backend.test import AsyncCaptureQueriesContext
 from tests.app.models import Author, Book, Chapter, Event, Publisher, Tag
-from tests.conftest import requires_postgresql
+from tests.conftest import requires_direct_connection, requires_postgresql
 
 pytestmark = pytest.mark.async_django_db
 
@@ -198,6 +198,7 @@ async def test_only_defer_and_lazy_loading_still_guarded():
 
 
 @requires_postgresql  # pg_cursors; SQLite: tests/db/backends/sqlite3
+@requires_direct_connection
 async def test_aiterator_streams_with_a_server_side_cursor():
     await Book.objects.abulk_create([Book(title=f"b{i}") for i in range(25)])
     connection = async_connections["default"]

@@ -42,7 +42,7 @@ from ...loop_shutdown import on_loop_shutdown
 if TYPE_CHECKING:
     from .wrapper import AsyncDatabaseWrapper
 
-__all__ = ["MAX_IDLE_PER_ALIAS", "put", "take"]
+__all__ = ["MAX_IDLE_PER_ALIAS", "drain", "put", "take"]
 
 MAX_IDLE_PER_ALIAS = 64
 
@@ -141,11 +141,26 @@ def put(face: AsyncDatabaseWrapper) -> None:
         kept.sweep()
 
 
-async def _drain() -> None:
-    """Event loop shutdown: release every kept connection."""
-    by_alias = _idle.pop(asyncio.get_running_loop(), {})
-    for kept in by_alias.values():
+async def drain(alias: str | None = None) -> None:
+    """Release the running loop's kept connections (all aliases, or one).
+
+    ``close_pools()`` calls it first: a kept connection is checked out of its
+    pool, so closing the pool alone would leave it open until its keep time
+    ran out.
+    """
+    by_alias = _idle.get(asyncio.get_running_loop(), {})
+    aliases = [alias] if alias is not None else list(by_alias)
+    for name in aliases:
+        kept = by_alias.pop(name, None)
+        if kept is None:
+            continue
         if kept.timer is not None:
             kept.timer.cancel()
         for face, _ in kept.entries:
             await face._release(final=True, reuse=False)
+
+
+async def _drain() -> None:
+    """Event loop shutdown: release every kept connection."""
+    await drain()
+    _idle.pop(asyncio.get_running_loop(), None)

@@ -102,6 +102,21 @@ class DatabaseWrapper(AsyncModeMixin, PostgreSQLWrapper):
         finally:
             raw.cursor_factory = saved
 
+    # -- read replicas (db/routers.py, "position" read-your-writes) ----------
+
+    def read_your_writes_position(self) -> str:
+        """The primary's WAL position now, at or after every committed write."""
+        with self.cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_lsn()::text")
+            return str(cursor.fetchone()[0])
+
+    def has_replayed(self, position: str) -> bool:
+        """Whether this replica has replayed the WAL up to ``position``
+        (False on a server that is not a replica)."""
+        with self.cursor() as cursor:
+            cursor.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [position])
+            return bool(cursor.fetchone()[0])
+
     # -- async-mode hooks ------------------------------------------------------
 
     def _driver_state(self) -> str:

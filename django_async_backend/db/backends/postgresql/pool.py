@@ -24,6 +24,7 @@ from .driver import (
     AwaitingPool,
     async_connect_kwargs,
     check_not_closed,
+    server_closed,
     watch_for_goodbye,
 )
 
@@ -161,6 +162,8 @@ def _create(wrapper: Any, signature: tuple[Any, ...]) -> _Entry:
         options.setdefault("check", pool_class.check_connection)
     else:
         options.setdefault("check", check_not_closed)
+    sweep = _StaleSweep(options["check"])
+    options["check"] = sweep.check
     options.setdefault("name", f"django_async_backend:{alias}")
     server_binding = wrapper.settings_dict["OPTIONS"].get("server_side_binding") is True
     # A wrapper of its own, used only to configure new connections (time
@@ -178,8 +181,53 @@ def _create(wrapper: Any, signature: tuple[Any, ...]) -> _Entry:
     raw_pool = pool_class(
         kwargs=connect_kwargs, open=False, configure=configure, **options
     )
+    sweep.pool = raw_pool
     facade = AwaitingPool(raw_pool, server_binding=server_binding)
     return _Entry(facade, signature, opened)
+
+
+class _StaleSweep:
+    """A pool's ``check``: when one connection is stale, drop them all at once.
+
+    After a server restart every idle connection in the pool is dead, but
+    psycopg_pool finds that out one checkout at a time and, within one
+    checkout, backs off between tries (0, 1, 2 s...): with ten idle
+    connections and a 3 s timeout the first few requests time out although
+    the server is back. So the first checkout that finds a connection the
+    server closed has the pool check all its idle connections
+    (``AsyncConnectionPool.check()``: the dead are dropped and replaced) and
+    then waits for a fresh one like any request at an exhausted pool.
+    """
+
+    __slots__ = ("_check", "_running", "pool")
+
+    def __init__(self, check: Any) -> None:
+        self._check = check
+        self.pool: Any = None
+        self._running: asyncio.Future[None] | None = None
+
+    async def check(self, raw: Any) -> None:
+        try:
+            await self._check(raw)
+        except Exception:
+            if self.pool is not None and server_closed(raw):
+                await self._sweep()
+            raise
+
+    async def _sweep(self) -> None:
+        # One sweep at a time, in a task of its own: a request cancelled
+        # while waiting must not cut pool.check() short, which would lose the
+        # connections it has taken out of the pool.
+        running = self._running
+        if running is None:
+            running = self._running = asyncio.ensure_future(self.pool.check())
+            running.add_done_callback(self._swept)
+        await asyncio.shield(running)
+
+    def _swept(self, future: asyncio.Future[None]) -> None:
+        self._running = None
+        if not future.cancelled():
+            future.exception()  # a failed sweep is only a missed shortcut
 
 
 def pool_for(wrapper: Any) -> AwaitingPool | None:

@@ -24,11 +24,13 @@ inline when the thread is idle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import os
 import sqlite3
 import types
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -87,16 +89,25 @@ def _execute(
     """Run on the worker: execute, then fetch up to ``prefetch`` rows.
 
     A statement whose rows are all fetched has its cursor closed here, so a
-    typical query needs no further call on the thread.
+    typical query needs no further call on the thread. So does a statement
+    that fails: the exception travels on (Django keeps it as
+    ``rollback_exc``, user code may log it), and its traceback holds this
+    frame; an open cursor in it would keep its statement alive, and a
+    connection closed with a live statement is not closed at all (see
+    :func:`_close`).
     """
     if cursor is None:
         cursor = raw.cursor(factory) if factory is not None else raw.cursor()
-    if many:
-        cursor.executemany(sql, params)
-    elif params is None:
-        cursor.execute(sql)
-    else:
-        cursor.execute(sql, params)
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        elif params is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, params)
+    except BaseException:
+        cursor.close()
+        raise
     description = cursor.description
     rows: list[Any] = []
     complete = True
@@ -115,7 +126,11 @@ def _execute(
 
 def _fetch(cursor: sqlite3.Cursor, size: int | None) -> tuple[list[Any], bool]:
     """Run on the worker: fetch ``size`` rows (all if None); close when done."""
-    rows = cursor.fetchall() if size is None else cursor.fetchmany(size)
+    try:
+        rows = cursor.fetchall() if size is None else cursor.fetchmany(size)
+    except BaseException:
+        cursor.close()
+        raise
     complete = size is None or len(rows) < size
     if complete:
         cursor.close()
@@ -134,6 +149,8 @@ class AsyncConnection:
         self.lock_timeout = 5.0
         self._lock: asyncio.Lock | None = None
         self._closed = False
+        # Cursors with rows left to fetch, closed before the connection.
+        self._unfinished: weakref.WeakSet[sqlite3.Cursor] = weakref.WeakSet()
         worker.on_idle(self._settle_lock)
 
     def __repr__(self) -> str:
@@ -225,9 +242,12 @@ class AsyncConnection:
         if writes and self._lock is None:
             await self._acquire_write_lock()
         prefetch = None if writes else ROWS_PER_TRIP
-        return await self.run(
+        outcome: Outcome = await self.run(
             _execute, self.raw, cursor, factory, sql, params, many, prefetch
         )
+        if outcome.cursor is not None:
+            self._unfinished.add(outcome.cursor)
+        return outcome
 
     async def executescript(self, script: str) -> None:
         """Run several statements (``sqlite3``'s ``executescript``).
@@ -247,13 +267,16 @@ class AsyncConnection:
     async def close(self) -> None:
         """Close the connection (rolling back) and stop its thread.
 
-        A statement still running is interrupted first. Safe to call twice.
+        A statement still running is interrupted first; unfinished cursors
+        are closed and an open transaction rolled back before the connection
+        itself (see :func:`_close`). Safe to call twice.
         """
         if self._closed:
             return
         if self.busy:
             self.raw.interrupt()
-        future = self.worker.submit(self.raw.close)
+        future = self.worker.submit(_close, self.raw, list(self._unfinished))
+        self._unfinished.clear()
         self._closed = True
         self.worker.stop()
         try:
@@ -292,6 +315,29 @@ class AsyncConnection:
             lock.release()
 
 
+def _close(raw: sqlite3.Connection, cursors: list[sqlite3.Cursor]) -> None:
+    """Run on the worker: close ``raw`` for good, releasing its locks.
+
+    ``sqlite3``'s ``close()`` (``sqlite3_close_v2``) does not close a
+    connection that still has a live statement: the connection becomes a
+    "zombie" that keeps its files, its open transaction and the database's
+    write lock until the last statement is finalized, while everything in
+    this process believes it closed (the in-process write lock is released),
+    so other writers wait in SQLite's busy handler and fail with "database
+    is locked". So: the connection's own unfinished cursors are closed
+    first, an open transaction is rolled back (which also releases the lock
+    if a cursor we don't know of, e.g. one user code made on the raw
+    connection, is still alive), and only then is it closed.
+    """
+    for cursor in cursors:
+        with contextlib.suppress(sqlite3.Error):
+            cursor.close()
+    if raw.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            raw.rollback()
+    raw.close()
+
+
 def _connect(
     database: str | os.PathLike[str], kwargs: dict[str, Any]
 ) -> sqlite3.Connection:
@@ -324,9 +370,10 @@ class AwaitingCursor:
     def _run(self, sql: str, params: Any, many: bool) -> AwaitingCursor:
         driver = self.connection_adapter.raw
         self._rows, self._position = [], 0
-        outcome = await_only(
-            driver.execute(self.raw, self.factory, sql, params, many=many)
-        )
+        # Whatever happens, the raw cursor is the call's now: on success it
+        # comes back if it has rows left, on failure it is closed.
+        raw, self.raw = self.raw, None
+        outcome = await_only(driver.execute(raw, self.factory, sql, params, many=many))
         self.raw, self._rows = outcome.cursor, outcome.rows
         self.description = outcome.description
         self.rowcount, self.lastrowid = outcome.rowcount, outcome.lastrowid
@@ -343,6 +390,10 @@ class AwaitingCursor:
         if raw is None:
             return
         driver = self.connection_adapter.raw
+        if driver.closed:
+            # Its cursors were closed with it; as sqlite3 says it.
+            self.raw = None
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
         more, complete = await_only(driver.run(_fetch, raw, size))
         if complete:
             self.raw = None

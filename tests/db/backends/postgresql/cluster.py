@@ -1,10 +1,11 @@
-"""A private PostgreSQL cluster for fault tests.
+"""Private PostgreSQL clusters for fault and replication tests.
 
 Tests that stop and restart the server, or that need more connections than a
 shared server allows, must never touch the shared server. This starts a
 throw-away cluster with ``initdb``/``pg_ctl`` on a spare port and a socket in a
 temporary directory, owned by the ``postgres`` OS user when the tests run as
-root (``initdb`` refuses to run as root).
+root (``initdb`` refuses to run as root). :meth:`PrivateCluster.replica`
+makes a streaming replica of one with ``pg_basebackup``.
 """
 
 from __future__ import annotations
@@ -45,8 +46,16 @@ def _free_port() -> int:
 class PrivateCluster:
     """initdb + pg_ctl on a spare port; ``stop()``/``start()`` on demand."""
 
-    def __init__(self, bindir: str, *, max_connections: int = 250) -> None:
-        self.bindir = bindir
+    def __init__(
+        self,
+        bindir: str,
+        *,
+        max_connections: int = 250,
+        primary: PrivateCluster | None = None,
+    ) -> None:
+        # The directory initdb really lives in, with pg_basebackup beside it
+        # (/usr/local/bin may link only initdb and pg_ctl).
+        self.bindir = os.path.dirname(os.path.realpath(os.path.join(bindir, "initdb")))
         self.port = _free_port()
         self.root = Path(tempfile.mkdtemp(prefix="dab-cluster-"))
         self.datadir = self.root / "data"
@@ -55,18 +64,39 @@ class PrivateCluster:
             self.user = "postgres"
             entry = pwd.getpwnam(self.user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
-        self._run(
-            "initdb",
-            "-D",
-            str(self.datadir),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        )
+        if primary is None:
+            self._run(
+                "initdb",
+                "-D",
+                str(self.datadir),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            )
+        else:
+            # A streaming replica: a base backup of the running primary, with
+            # standby.signal and primary_conninfo written by -R.
+            self._run(
+                "pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(primary.port),
+                "-U",
+                "postgres",
+                "-D",
+                str(self.datadir),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            )
         options = {
             "port": str(self.port),
             "listen_addresses": "'127.0.0.1'",
@@ -112,6 +142,20 @@ class PrivateCluster:
         except subprocess.CalledProcessError:
             pass
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def replica(self) -> PrivateCluster:
+        """A streaming replica of this (running) cluster, on its own port."""
+        return PrivateCluster(self.bindir, primary=self)
+
+    def connect_kwargs(self, dbname: str = "postgres") -> dict[str, Any]:
+        """``psycopg.connect()`` arguments for a plain connection to it."""
+        return {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": "postgres",
+            "dbname": dbname,
+            "autocommit": True,
+        }
 
     def database_settings(self, name: str = "postgres", **extra: Any) -> dict[str, Any]:
         """A DATABASES entry for this cluster (on our ENGINE)."""

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import connections
 
@@ -179,3 +180,49 @@ async def test_cancelled_while_connecting_leaves_nothing(private_alias):
         await wait_until(observer, lambda o: not o.backends())
     finally:
         observer.close()
+
+
+async def test_a_cancellation_in_the_commit_may_leave_it_committed(
+    private_cluster, private_alias
+):
+    # The README's "in doubt" case, made deterministic: the private cluster
+    # waits for a synchronous standby that never comes, so COMMIT hangs after
+    # the commit is durable locally; a cancellation then interrupts the wait
+    # (PostgreSQL warns "the transaction has already committed locally") and
+    # the block's exit raises CancelledError for a transaction that committed.
+    alias = private_alias()
+    admin = psycopg.connect(**private_cluster.connect_kwargs())
+    try:
+        admin.execute("CREATE TABLE IF NOT EXISTS in_doubt (key text PRIMARY KEY)")
+        admin.execute("ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
+        admin.execute("SELECT pg_reload_conf()")
+
+        async def transfer() -> None:
+            async with async_atomic(alias):
+                async with async_connections[alias].cursor() as cursor:
+                    await cursor.execute("INSERT INTO in_doubt VALUES ('t1')")
+
+        task = asyncio.create_task(transfer())
+
+        def committing() -> bool:
+            return bool(
+                admin.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE wait_event = 'SyncRep'"
+                ).fetchone()
+            )
+
+        for _ in range(500):
+            if committing():
+                break
+            await asyncio.sleep(0.02)
+        assert committing()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        rows = admin.execute("SELECT key FROM in_doubt").fetchall()
+        assert rows == [("t1",)]  # committed, although the block raised
+    finally:
+        admin.execute("ALTER SYSTEM RESET synchronous_standby_names")
+        admin.execute("SELECT pg_reload_conf()")
+        admin.execute("DROP TABLE IF EXISTS in_doubt")
+        admin.close()

@@ -10,10 +10,11 @@ suite's database are marked ``sqlite_suite``.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
@@ -84,3 +85,34 @@ async def eventually(predicate: Any, timeout: float = 10.0) -> bool:
             return True
         await asyncio.sleep(0.01)
     return bool(predicate())
+
+
+@contextmanager
+def registered(name: Any, alias: str, *, conn_max_age: int = 0, **options: Any):
+    """``alias`` in ``connections.settings`` for a block: ``async_atomic``,
+    ``async_connections[alias]`` and the ORM's ``using()`` then reach it."""
+    settings = sqlite_settings(name, **options)
+    settings["CONN_MAX_AGE"] = conn_max_age
+    connections.settings[alias] = settings
+    try:
+        yield settings
+    finally:
+        del connections.settings[alias]
+
+
+def open_files(database: Any) -> list[str]:
+    """The database's files (main, -wal, -shm) this process has open.
+
+    A connection ``sqlite3`` could not really close (a "zombie", kept alive by
+    a statement nobody finalized) keeps them open after its ``close()``.
+    """
+    base = os.path.realpath(database)
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile (the listing's own descriptor)
+        if target in (base, f"{base}-wal", f"{base}-shm", f"{base}-journal"):
+            found.append(target)
+    return found

@@ -8,18 +8,31 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, OperationalError, ProgrammingError
 
+from django_async_backend.db import async_connections
 from django_async_backend.db.backends.base import idle
 from django_async_backend.db.backends.sqlite3.driver import (
     ROWS_PER_TRIP,
     AsyncConnection,
     AwaitingConnection,
 )
+from django_async_backend.db.transaction import (
+    async_atomic,
+    async_mark_for_rollback_on_error,
+)
 
-from .helpers import eventually, query, standalone, worker_threads
+from .helpers import (
+    eventually,
+    open_files,
+    query,
+    registered,
+    standalone,
+    worker_threads,
+)
 
 # A query only an interrupt ends; ``started()`` (registered by each test)
 # says it is running.
@@ -233,5 +246,195 @@ def test_a_cancelled_call_is_interrupted_and_the_next_one_runs(tmp_path):
             await conn.close()
         assert conn.closed
         assert await eventually(lambda: not conn.worker.thread.is_alive())
+
+    asyncio.run(main())
+
+
+# -- nothing outlives its connection: statements, transactions, the lock --
+#
+# sqlite3 does not close a connection that has a live statement: it stays a
+# "zombie" holding its files, its transaction and the write lock, while the
+# in-process lock is released, so every other writer fails with "database is
+# locked". The fault-injection run of issue 13 found the sequence below.
+
+
+def _write_now(name) -> Any:
+    """A write on a fresh connection; "database is locked" (after the 2 s
+    busy timeout) if a connection that looks closed still holds the lock."""
+
+    async def write() -> None:
+        async with standalone(name, alias="writer", timeout=2) as writer:
+            await query(writer, "INSERT INTO t VALUES (100)")
+
+    return asyncio.create_task(write())
+
+
+def _mark_started(started: asyncio.Event) -> Any:
+    loop = asyncio.get_running_loop()
+
+    def mark() -> int:
+        loop.call_soon_threadsafe(started.set)
+        return 1
+
+    return mark
+
+
+async def _integrity_error_in_a_savepoint(alias: str, kept: list[Any]) -> None:
+    """What ``acreate()`` of a duplicate inside ``async_atomic`` does: the
+    error is caught by the user, and Django keeps it (``rollback_exc``)."""
+    connection = async_connections[alias]
+    try:
+        async with async_atomic(alias), async_mark_for_rollback_on_error(alias):
+            await query(connection, "INSERT INTO t VALUES (1)")
+    except IntegrityError as exc:
+        kept.append(exc)
+    assert connection.sync_wrapper.rollback_exc is kept[-1]
+
+
+async def _create_table(alias: str) -> None:
+    async def create() -> None:
+        connection = async_connections[alias]
+        await query(connection, "CREATE TABLE t (v integer UNIQUE)")
+        await query(connection, "INSERT INTO t VALUES (1)")
+
+    await asyncio.create_task(create())
+
+
+def test_integrity_error_then_cancel_in_one_transaction_blocks_no_writer(tmp_path):
+    name = tmp_path / "db.sqlite3"
+    kept: list[Any] = []
+
+    async def main():
+        started = asyncio.Event()
+        await _create_table("lite")
+
+        async def transaction() -> None:
+            connection = async_connections["lite"]
+            async with async_atomic("lite"):
+                await query(connection, "INSERT INTO t VALUES (2)")
+                await _integrity_error_in_a_savepoint("lite", kept)
+                connection.sync_wrapper.connection.create_function(
+                    "started", 0, _mark_started(started)
+                )
+                await query(connection, ENDLESS)
+
+        task = asyncio.create_task(transaction())
+        await asyncio.wait_for(started.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await _write_now(name)  # not "database is locked"
+        async with standalone(name, alias="reader") as reader:
+            # The cancelled transaction rolled back; the other write is there.
+            assert await query(reader, "SELECT v FROM t ORDER BY v") == [(1,), (100,)]
+        assert await eventually(lambda: not open_files(name)), open_files(name)
+
+    with registered(name, "lite", timeout=2):
+        asyncio.run(main())
+    assert kept  # the error (and its traceback) outlived the connection
+
+
+def test_integrity_error_then_cancel_across_tasks_blocks_no_writer(tmp_path):
+    # CONN_MAX_AGE: the next task gets the connection the error happened on.
+    name = tmp_path / "db.sqlite3"
+    kept: list[Any] = []
+
+    async def main():
+        started = asyncio.Event()
+        await _create_table("lite")
+
+        async def first() -> Any:
+            async with async_atomic("lite"):
+                await _integrity_error_in_a_savepoint("lite", kept)
+            return async_connections["lite"].connection
+
+        raw = await asyncio.create_task(first())
+
+        async def second() -> None:
+            connection = async_connections["lite"]
+            assert connection.connection is raw  # kept for this task
+            async with async_atomic("lite"):
+                await query(connection, "INSERT INTO t VALUES (2)")
+                connection.sync_wrapper.connection.create_function(
+                    "started", 0, _mark_started(started)
+                )
+                await query(connection, ENDLESS)
+
+        task = asyncio.create_task(second())
+        await asyncio.wait_for(started.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert raw.closed
+        await _write_now(name)
+        async with standalone(name, alias="reader") as reader:
+            assert await query(reader, "SELECT v FROM t ORDER BY v") == [(1,), (100,)]
+
+    with registered(name, "lite", conn_max_age=60, timeout=2):
+        asyncio.run(main())  # its shutdown closes the kept connections
+    assert kept
+    assert not open_files(name), open_files(name)
+
+
+def test_a_failed_statement_is_finalized(tmp_path):
+    name = tmp_path / "db.sqlite3"
+
+    async def main():
+        conn = await AsyncConnection.connect(str(name))
+        await conn.execute(None, None, "CREATE TABLE t (v integer UNIQUE)")
+        await conn.execute(None, None, "INSERT INTO t VALUES (1)")
+        with pytest.raises(sqlite3.IntegrityError) as failure:
+            await conn.execute(None, None, "INSERT INTO t VALUES (1)")
+        await conn.close()
+        # The error's traceback holds the call's frame; its cursor would keep
+        # a statement (and so the connection's files) alive.
+        assert failure.value.__traceback__ is not None
+        assert not open_files(name), open_files(name)
+
+    asyncio.run(main())
+
+
+def test_a_connection_closed_inside_a_transaction_is_rolled_back_first(tmp_path):
+    # A statement we don't know of (user code on the raw sqlite3 connection)
+    # still makes close() a zombie; rolling back first releases the lock.
+    name = tmp_path / "db.sqlite3"
+
+    async def main():
+        async with standalone(name) as conn:  # WAL, the ENGINE's default
+            await query(conn, "CREATE TABLE t (v integer)")
+            await conn.set_autocommit(False)
+            await query(conn, "INSERT INTO t VALUES (1), (2)")
+            driver = conn.connection
+            users_cursor = await driver.run(driver.raw.execute, "SELECT v FROM t")
+            await conn.close()
+        await _write_now(name)
+        async with standalone(name, alias="reader") as reader:
+            assert await query(reader, "SELECT v FROM t") == [(100,)]
+        del users_cursor  # its statement was the last one: the zombie goes
+        assert not open_files(name), open_files(name)
+
+    asyncio.run(main())
+
+
+def test_unfinished_cursors_are_closed_with_their_connection(tmp_path):
+    name = tmp_path / "db.sqlite3"
+
+    async def main():
+        async with standalone(name) as conn:
+            await query(conn, "CREATE TABLE t (v integer)")
+            await conn.set_autocommit(False)
+            async with conn.cursor() as cursor:
+                rows = [(n,) for n in range(3 * ROWS_PER_TRIP)]
+                await cursor.executemany("INSERT INTO t VALUES (%s)", rows)
+            cursor = await conn.cursor()
+            await cursor.execute("SELECT v FROM t")
+            assert await cursor.fetchone() == (0,)  # rows left on the thread
+            await conn.close()  # inside the transaction, the cursor still open
+            assert not open_files(name), open_files(name)
+            await _write_now(name)
+            with pytest.raises(ProgrammingError):
+                await cursor.fetchall()
+        async with standalone(name, alias="reader") as reader:
+            assert await query(reader, "SELECT v FROM t") == [(100,)]
 
     asyncio.run(main())
