@@ -96,8 +96,11 @@ class PgBouncer:
         command = [self.program, str(self.root / "pgbouncer.ini")]
         if os.geteuid() == 0:
             command[1:1] = ["-u", "postgres"]
+        # PgBouncer logs to stderr as well as to its logfile: an unread pipe
+        # fills up and blocks it mid-run, so stderr goes nowhere (the logfile
+        # has it all).
         self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
