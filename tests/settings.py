@@ -42,6 +42,7 @@ else:
 if os.environ.get("DAB_TEST_PGBOUNCER") == "transaction":
     for _entry in (_default, _other):
         _entry["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _entry["OPTIONS"] = {**_entry["OPTIONS"], "prepared_statements": False}
 
 DATABASES = {"default": _default, "other": _other}
 
