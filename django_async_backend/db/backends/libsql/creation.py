@@ -4,7 +4,8 @@ Two strategies, chosen from the settings:
 
 * **A namespace per test database** when the server has an admin API
   (``OPTIONS["admin_url"]``, a sqld with ``--enable-namespaces``): the test
-  database is the namespace ``TEST["NAME"]`` (default ``test_<alias>``),
+  database is the namespace ``TEST["NAME"]`` (default ``test_<alias>``; or
+  ``TEST["NAME"]`` is the whole URL, ``libsql://host:port?namespace=...``),
   created with ``POST /v1/namespaces/<name>/create`` and deleted
   afterwards. Aliases get databases of their own on one server, as on
   PostgreSQL. This is what the test suite uses (``scripts/sqld --namespaces``).
@@ -49,6 +50,8 @@ class ServerCreation(BaseDatabaseCreation):
         namespace = self.connection.settings_dict["TEST"].get("NAME") or (
             f"test_{settings.namespace or self.connection.alias}"
         )
+        if "://" in namespace:
+            return str(namespace)  # a URL with ?namespace= already
         parts = urlsplit(name if "://" in name else f"libsql://{name}")
         query = dict(parse_qsl(parts.query))
         query["namespace"] = namespace

@@ -42,6 +42,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -433,7 +434,6 @@ class Client(ClientCore):
         super().__init__(settings)
         self.http = HTTPConnection(settings.url or "", settings.timeout + 5)
         self._lock = threading.RLock()
-        self._pinger: threading.Thread | None = None
 
     def execute(self, sql: str, params: Any = None, begin: str | None = None) -> Result:
         with self._lock:
@@ -503,37 +503,30 @@ class Client(ClientCore):
             self.execute("ROLLBACK")
 
     def _keep_alive(self) -> None:
-        # Sync code has no event loop: a daemon thread pings, taking the same
-        # lock as statements (one request at a time on the stream).
-        if self.holding and self._pinger is None:
-            self._pinger = threading.Thread(target=self._ping_loop, daemon=True,
-                                            name="libsql-keepalive")  # fmt: skip
-            self._pinger.start()
+        # Sync code has no event loop: one daemon thread for the process
+        # pings every sync client holding a stream, taking the same lock as
+        # statements (one request at a time on a stream).
+        if self.holding:
+            _sync_pinger.watch(self)
 
-    def _ping_loop(self) -> None:
+    def ping_if_idle(self) -> None:
+        """Ping the held stream if it has idled (the pinger thread)."""
+        if not self.should_ping() or not self._lock.acquire(blocking=False):
+            return
         try:
-            while self.holding and not self.closed:
-                time.sleep(PING_INTERVAL / 2)
-                if not self.should_ping():
-                    continue
-                if not self._lock.acquire(blocking=False):
-                    continue
-                try:
-                    if not self.should_ping():
-                        continue
-                    try:
-                        response = self.http.post(
-                            self._path(), self.settings.host_header, self.ping_body(),
-                            self.settings.auth_token,
-                        )  # fmt: skip
-                    except ConnectionLost as exc:
-                        self._lose(f"keep-alive ping failed: {exc}")
-                        return
-                    self.pinged(response)
-                finally:
-                    self._lock.release()
+            if not self.should_ping():
+                return
+            try:
+                response = self.http.post(
+                    self._path(), self.settings.host_header, self.ping_body(),
+                    self.settings.auth_token,
+                )  # fmt: skip
+            except ConnectionLost as exc:
+                self._lose(f"keep-alive ping failed: {exc}")
+                return
+            self.pinged(response)
         finally:
-            self._pinger = None
+            self._lock.release()
 
     def close(self) -> None:
         if self.closed:
@@ -550,3 +543,41 @@ class Client(ClientCore):
                         pass
             finally:
                 self.http.close()
+
+
+PINGER_THREAD_NAME = "django_async_backend.libsql:keepalive"
+
+
+class _SyncPinger:
+    """The one thread that keeps sync clients' idle transactions alive."""
+
+    def __init__(self) -> None:
+        self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, client: Client) -> None:
+        with self._guard:
+            self._clients.add(client)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name=PINGER_THREAD_NAME, daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(PING_INTERVAL / 3)
+            with self._guard:
+                clients = list(self._clients)
+            for client in clients:
+                if not client.holding or client.closed:
+                    self._clients.discard(client)
+                    continue
+                try:
+                    client.ping_if_idle()
+                except Exception:  # never let one client stop the others' pings
+                    pass
+
+
+_sync_pinger = _SyncPinger()
