@@ -18,6 +18,7 @@ by default: iterate big querysets in chunks).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import tee
 from typing import Any
@@ -29,6 +30,14 @@ from .client import AsyncClient, Client
 from .protocol import Result
 
 __all__ = ["Connection", "Cursor"]
+
+_LIMITS = {
+    sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 32766,
+    sqlite3.SQLITE_LIMIT_COLUMN: 2000,
+    sqlite3.SQLITE_LIMIT_COMPOUND_SELECT: 500,
+    sqlite3.SQLITE_LIMIT_LENGTH: 1_000_000_000,
+    sqlite3.SQLITE_LIMIT_SQL_LENGTH: 1_000_000_000,
+}
 
 
 class _Awaiting:
@@ -84,6 +93,11 @@ class Connection:
             return None
         mode = self.isolation_level or self.transaction_mode
         return f"BEGIN {mode}" if mode else "BEGIN"
+
+    def getlimit(self, category: int) -> int:
+        """SQLite's default limits, which sqld is built with (Django reads
+        the number of parameters and of columns a statement may have)."""
+        return _LIMITS.get(category, 2**31 - 1)
 
     def cursor(self, factory: Any = None) -> Cursor:
         return Cursor(self, convert=factory is not None and issubclass(factory, SQLiteCursorWrapper))
