@@ -63,17 +63,20 @@ class ServerCreation(BaseDatabaseCreation):
     def _admin(self, method: str, path: str) -> int:
         settings = self._settings()
         request = urllib.request.Request(
-            f"{settings.admin_url}{path}", method=method,
+            f"{settings.admin_url}{path}",
+            method=method,
             data=b"{}" if method == "POST" else None,
             headers={"Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return int(response.status)
         except urllib.error.HTTPError as exc:
             return int(exc.code)
 
-    def _create_test_db(self, verbosity: int, autoclobber: bool, keepdb: bool = False) -> str:
+    def _create_test_db(
+        self, verbosity: int, autoclobber: bool, keepdb: bool = False
+    ) -> str:
         test_database_name = self._get_test_db_name()
         namespace = self._namespace_of(test_database_name)
         if namespace and self._settings().admin_url:
@@ -98,7 +101,8 @@ class ServerCreation(BaseDatabaseCreation):
         try:
             with wrapper.cursor() as cursor:
                 cursor.execute(
-                    "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+                    "SELECT type, name FROM sqlite_master "
+                    "WHERE name NOT LIKE 'sqlite_%' "
                     "AND name NOT LIKE '_litestream_%' AND type IN ('table', 'view', "
                     "'trigger')"
                 )

@@ -51,7 +51,7 @@ from . import protocol
 from .http import AsyncHTTPConnection, ConnectionLost, HTTPConnection, Response
 from .protocol import Result, StatementKind
 
-__all__ = ["AsyncClient", "Client", "ClientCore", "PING_INTERVAL"]
+__all__ = ["PING_INTERVAL", "AsyncClient", "Client", "ClientCore"]
 
 PING_INTERVAL = 3.0
 """Seconds of idleness after which a held stream is pinged (expiry: 10 s)."""
@@ -136,8 +136,9 @@ class ClientCore:
         statement = protocol.execute_request(sql, params)
         if self.holding:
             keep = kind != StatementKind.END
-            return Plan([statement, *self._tail(keep)], 0, kind, pragma, False, True,
-                        read_only)  # fmt: skip
+            return Plan(
+                [statement, *self._tail(keep)], 0, kind, pragma, False, True, read_only
+            )
         opens = kind in (StatementKind.BEGIN, StatementKind.SAVEPOINT) or (
             begin is not None and kind != StatementKind.END
         )
@@ -148,22 +149,48 @@ class ClientCore:
         requests += [statement, *self._tail(opens)]
         return Plan(requests, index, kind, pragma, opens, False, read_only)
 
-    def plan_batch(self, sql: str, seq_of_params: Sequence[Any], begin: str | None) -> Plan:
+    def plan_batch(
+        self, sql: str, seq_of_params: Sequence[Any], begin: str | None
+    ) -> Plan:
         if self.holding or begin is not None:
             # In a transaction (or one starting): plain chained steps.
             batch = protocol.batch_request(sql, seq_of_params, atomic=False)
             if self.holding:
-                return Plan([batch, *self._tail(True)], 0, StatementKind.OTHER, None,
-                            False, True, False, batch_atomic=False)  # fmt: skip
+                return Plan(
+                    [batch, *self._tail(True)],
+                    0,
+                    StatementKind.OTHER,
+                    None,
+                    False,
+                    True,
+                    False,
+                    batch_atomic=False,
+                )
             requests = [*self._prelude(), protocol.execute_request(begin, None)]  # type: ignore[arg-type]
             index = len(requests)
-            return Plan([*requests, batch, *self._tail(True)], index, StatementKind.OTHER,
-                        None, True, False, False, batch_atomic=False)  # fmt: skip
+            return Plan(
+                [*requests, batch, *self._tail(True)],
+                index,
+                StatementKind.OTHER,
+                None,
+                True,
+                False,
+                False,
+                batch_atomic=False,
+            )
         batch = protocol.batch_request(sql, seq_of_params, atomic=True)
         requests = self._prelude()
         index = len(requests)
-        return Plan([*requests, batch, *self._tail(False)], index, StatementKind.OTHER,
-                    None, False, False, False, batch_atomic=True)  # fmt: skip
+        return Plan(
+            [*requests, batch, *self._tail(False)],
+            index,
+            StatementKind.OTHER,
+            None,
+            False,
+            False,
+            False,
+            batch_atomic=True,
+        )
 
     # -- results ---------------------------------------------------------------
 
@@ -195,9 +222,12 @@ class ClientCore:
         if plan.on_stream:
             return self._lose(f"HTTP {response.status}: {code or message}")
         if response.status == 400 and code:
-            return protocol.error_for({"code": code, "message": message}, where=self.where)
+            return protocol.error_for(
+                {"code": code, "message": message}, where=self.where
+            )
         return sqlite3.OperationalError(
-            f"the libSQL server at {self.where} answered HTTP {response.status}: {message}"
+            f"the libSQL server at {self.where} answered HTTP "
+            f"{response.status}: {message}"
         )
 
     def finish(self, plan: Plan, response: Response) -> Result:
@@ -231,7 +261,10 @@ class ClientCore:
             autocommit: bool | None = None
             tail = results[plan.index + 1 :] if len(results) > plan.index + 1 else []
             for item in tail:
-                if item.get("type") == "ok" and item["response"].get("type") == "get_autocommit":
+                if (
+                    item.get("type") == "ok"
+                    and item["response"].get("type") == "get_autocommit"
+                ):
                     autocommit = bool(item["response"]["is_autocommit"])
             if plan.kind == StatementKind.END and plan.on_stream:
                 self.holding, self.baton = False, None
@@ -258,7 +291,9 @@ class ClientCore:
             self.foreign_keys = bool(plan.pragma)
         return result
 
-    def retry_delay(self, plan: Plan, exc: Exception, deadline: float, attempt: int) -> float:
+    def retry_delay(
+        self, plan: Plan, exc: Exception, deadline: float, attempt: int
+    ) -> float:
         """Seconds to wait before retrying ``plan``, or raise if it can't be."""
         if plan.on_stream:
             raise self._lose(f"the HTTP connection was lost: {exc}") from None
@@ -302,7 +337,9 @@ class ClientCore:
     def close_body(self) -> bytes | None:
         if not self.holding or self.baton is None:
             return None
-        body = json.dumps({"baton": self.baton, "requests": [{"type": "close"}]}).encode()
+        body = json.dumps(
+            {"baton": self.baton, "requests": [{"type": "close"}]}
+        ).encode()
         self.holding, self.baton = False, None
         return body
 
@@ -316,7 +353,9 @@ class AsyncClient(ClientCore):
         self._lock = asyncio.Lock()
         self._pinger: asyncio.Task[None] | None = None
 
-    async def execute(self, sql: str, params: Any = None, begin: str | None = None) -> Result:
+    async def execute(
+        self, sql: str, params: Any = None, begin: str | None = None
+    ) -> Result:
         async with self._lock:
             if not self._check_usable(protocol.statement_kind(sql)[0]):
                 return Result(None, [], -1, None)
@@ -325,7 +364,9 @@ class AsyncClient(ClientCore):
             finally:
                 self._keep_alive()
 
-    async def executemany(self, sql: str, seq: Sequence[Any], begin: str | None = None) -> Result:
+    async def executemany(
+        self, sql: str, seq: Sequence[Any], begin: str | None = None
+    ) -> Result:
         async with self._lock:
             self._check_usable(StatementKind.OTHER)
             try:
@@ -342,9 +383,11 @@ class AsyncClient(ClientCore):
             while True:
                 try:
                     response = await self.http.post(
-                        self._path(), self.settings.host_header, self._body(plan),
+                        self._path(),
+                        self.settings.host_header,
+                        self._body(plan),
                         self.settings.auth_token,
-                    )  # fmt: skip
+                    )
                 except ConnectionLost as exc:
                     await asyncio.sleep(self.retry_delay(plan, exc, deadline, attempt))
                     attempt += 1
@@ -354,9 +397,16 @@ class AsyncClient(ClientCore):
                     plan = make_plan()
                     continue
                 if response.status in (502, 503, 504) and not plan.on_stream:
-                    await asyncio.sleep(self.retry_delay(plan, ConnectionLost(
-                        f"HTTP {response.status}", maybe_processed=False), deadline,
-                        attempt))  # fmt: skip
+                    await asyncio.sleep(
+                        self.retry_delay(
+                            plan,
+                            ConnectionLost(
+                                f"HTTP {response.status}", maybe_processed=False
+                            ),
+                            deadline,
+                            attempt,
+                        )
+                    )
                     attempt += 1
                     continue
                 if response.status != 200:
@@ -366,8 +416,12 @@ class AsyncClient(ClientCore):
                 finally:
                     if (body := self.pending_close_body()) is not None:
                         with contextlib.suppress(OSError):
-                            await self.http.post(self._path(), self.settings.host_header,
-                                                 body, self.settings.auth_token)  # fmt: skip
+                            await self.http.post(
+                                self._path(),
+                                self.settings.host_header,
+                                body,
+                                self.settings.auth_token,
+                            )
         finally:
             self.requests_in_flight -= 1
 
@@ -398,9 +452,11 @@ class AsyncClient(ClientCore):
                         continue
                     try:
                         response = await self.http.post(
-                            self._path(), self.settings.host_header, self.ping_body(),
+                            self._path(),
+                            self.settings.host_header,
+                            self.ping_body(),
                             self.settings.auth_token,
-                        )  # fmt: skip
+                        )
                     except ConnectionLost as exc:
                         self._lose(f"keep-alive ping failed: {exc}")
                         return
@@ -419,8 +475,12 @@ class AsyncClient(ClientCore):
         try:
             if body is not None and not self._lock.locked():
                 try:
-                    await self.http.post(self._path(), self.settings.host_header, body,
-                                         self.settings.auth_token)  # fmt: skip
+                    await self.http.post(
+                        self._path(),
+                        self.settings.host_header,
+                        body,
+                        self.settings.auth_token,
+                    )
                 except (ConnectionLost, OSError):
                     pass
         finally:
@@ -444,7 +504,9 @@ class Client(ClientCore):
             finally:
                 self._keep_alive()
 
-    def executemany(self, sql: str, seq: Sequence[Any], begin: str | None = None) -> Result:
+    def executemany(
+        self, sql: str, seq: Sequence[Any], begin: str | None = None
+    ) -> Result:
         with self._lock:
             self._check_usable(StatementKind.OTHER)
             try:
@@ -461,9 +523,11 @@ class Client(ClientCore):
             while True:
                 try:
                     response = self.http.post(
-                        self._path(), self.settings.host_header, self._body(plan),
+                        self._path(),
+                        self.settings.host_header,
+                        self._body(plan),
                         self.settings.auth_token,
-                    )  # fmt: skip
+                    )
                 except ConnectionLost as exc:
                     time.sleep(self.retry_delay(plan, exc, deadline, attempt))
                     attempt += 1
@@ -473,9 +537,16 @@ class Client(ClientCore):
                     plan = make_plan()
                     continue
                 if response.status in (502, 503, 504) and not plan.on_stream:
-                    time.sleep(self.retry_delay(plan, ConnectionLost(
-                        f"HTTP {response.status}", maybe_processed=False), deadline,
-                        attempt))  # fmt: skip
+                    time.sleep(
+                        self.retry_delay(
+                            plan,
+                            ConnectionLost(
+                                f"HTTP {response.status}", maybe_processed=False
+                            ),
+                            deadline,
+                            attempt,
+                        )
+                    )
                     attempt += 1
                     continue
                 if response.status != 200:
@@ -485,8 +556,12 @@ class Client(ClientCore):
                 finally:
                     if (body := self.pending_close_body()) is not None:
                         with contextlib.suppress(OSError):
-                            self.http.post(self._path(), self.settings.host_header,
-                                           body, self.settings.auth_token)  # fmt: skip
+                            self.http.post(
+                                self._path(),
+                                self.settings.host_header,
+                                body,
+                                self.settings.auth_token,
+                            )
         finally:
             self.requests_in_flight -= 1
 
@@ -518,9 +593,11 @@ class Client(ClientCore):
                 return
             try:
                 response = self.http.post(
-                    self._path(), self.settings.host_header, self.ping_body(),
+                    self._path(),
+                    self.settings.host_header,
+                    self.ping_body(),
                     self.settings.auth_token,
-                )  # fmt: skip
+                )
             except ConnectionLost as exc:
                 self._lose(f"keep-alive ping failed: {exc}")
                 return
@@ -537,8 +614,12 @@ class Client(ClientCore):
             try:
                 if body is not None:
                     try:
-                        self.http.post(self._path(), self.settings.host_header, body,
-                                       self.settings.auth_token)  # fmt: skip
+                        self.http.post(
+                            self._path(),
+                            self.settings.host_header,
+                            body,
+                            self.settings.auth_token,
+                        )
                     except (ConnectionLost, OSError):
                         pass
             finally:

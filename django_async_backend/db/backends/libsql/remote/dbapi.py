@@ -49,10 +49,12 @@ class _Awaiting:
         self.client = client
 
     def execute(self, sql: str, params: Any = None, begin: str | None = None) -> Result:
-        return await_only(self.client.execute(sql, params, begin))  # type: ignore[no-any-return]
+        return await_only(self.client.execute(sql, params, begin))
 
-    def executemany(self, sql: str, seq: Sequence[Any], begin: str | None = None) -> Result:
-        return await_only(self.client.executemany(sql, seq, begin))  # type: ignore[no-any-return]
+    def executemany(
+        self, sql: str, seq: Sequence[Any], begin: str | None = None
+    ) -> Result:
+        return await_only(self.client.executemany(sql, seq, begin))
 
     def commit(self) -> None:
         await_only(self.client.commit())
@@ -67,9 +69,13 @@ class _Awaiting:
 class Connection:
     """``sqlite3.Connection``'s API for a remote libSQL database."""
 
-    def __init__(self, client: Client | AsyncClient, transaction_mode: str | None) -> None:
+    def __init__(
+        self, client: Client | AsyncClient, transaction_mode: str | None
+    ) -> None:
         self.raw = client
-        self._client: Any = _Awaiting(client) if isinstance(client, AsyncClient) else client
+        self._client: Any = (
+            _Awaiting(client) if isinstance(client, AsyncClient) else client
+        )
         # None: autocommit. A string: sqlite3's legacy mode, where a
         # transaction begins implicitly before a statement (Django's
         # set_autocommit(False)).
@@ -100,7 +106,10 @@ class Connection:
         return _LIMITS.get(category, 2**31 - 1)
 
     def cursor(self, factory: Any = None) -> Cursor:
-        return Cursor(self, convert=factory is not None and issubclass(factory, SQLiteCursorWrapper))
+        return Cursor(
+            self,
+            convert=factory is not None and issubclass(factory, SQLiteCursorWrapper),
+        )
 
     def execute(self, sql: str, params: Any = None) -> Cursor:
         return self.cursor().execute(sql, params)
@@ -142,7 +151,7 @@ class Cursor:
     def execute(self, sql: str, params: Any = None) -> Cursor:
         if self._convert and params is not None:
             names = list(params) if isinstance(params, Mapping) else None
-            sql = SQLiteCursorWrapper.convert_query(self, sql, param_names=names)  # type: ignore[arg-type]
+            sql = SQLiteCursorWrapper.convert_query(self, sql, param_names=names)
         connection = self.connection
         return self._done(connection._client.execute(sql, params, connection._begin()))
 
@@ -151,12 +160,14 @@ class Cursor:
         first = next(peek, None)
         if self._convert:
             names = list(first) if isinstance(first, Mapping) else None
-            sql = SQLiteCursorWrapper.convert_query(self, sql, param_names=names)  # type: ignore[arg-type]
+            sql = SQLiteCursorWrapper.convert_query(self, sql, param_names=names)
         params = list(seq_of_params)
         connection = self.connection
         if not params:
             return self._done(Result(None, [], 0, None))
-        return self._done(connection._client.executemany(sql, params, connection._begin()))
+        return self._done(
+            connection._client.executemany(sql, params, connection._begin())
+        )
 
     def executescript(self, script: str) -> Cursor:
         raise NotImplementedError("executescript() is not supported on a libSQL server")
