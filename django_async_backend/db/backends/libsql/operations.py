@@ -24,9 +24,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.backends.sqlite3.operations import (
-    DatabaseOperations as SQLiteOperations,
-)
+
+# Through base: importing sqlite3.operations first is a circular import.
+from django.db.backends.sqlite3.base import DatabaseOperations as SQLiteOperations
 
 from .timezones import Shift, plan_shift, shifted_sql
 
@@ -284,22 +284,29 @@ class DatabaseOperations(SQLiteOperations):
                 f"ELSE {self._add_microseconds('a', 'b')} END"
             )
         else:
-            expression = self._add_microseconds("a", "-b")
+            expression = self._add_microseconds("a", "b", "-")
         return f"(SELECT {expression} FROM (SELECT ({lhs}) AS a, ({rhs}) AS b))"
 
     @staticmethod
-    def _add_microseconds(value: str, delta: str) -> str:
-        """``str(typecast_timestamp(value) + timedelta(microseconds=delta))``."""
+    def _add_microseconds(value: str, delta: str, sign: str = "+") -> str:
+        """``str(typecast_timestamp(value) ± timedelta(microseconds=delta))``.
+
+        A date moves by whole days, by the ``days`` of the normalised
+        timedelta (floored), as Python's ``date ± timedelta`` does.
+        """
         total = (
             f"((unixepoch(substr({value}, 1, 19)) + {_EPOCH_SHIFT}) * 1000000 "
-            f"+ {fraction_us(value, 20)} + ({delta}))"
+            f"+ {fraction_us(value, 20)} {sign} ({delta}))"
         )
         seconds = f"({total} / 1000000 - {_EPOCH_SHIFT})"
         micro = f"({total} %% 1000000)"
+        day = 86_400_000_000
+        days = f"(({delta}) - ((({delta}) %% {day}) + {day}) %% {day}) / {day}"
         return (
             f"CASE WHEN {value} IS NULL OR {delta} IS NULL "
             f"OR unixepoch(substr({value}, 1, 19)) IS NULL THEN NULL "
-            f"WHEN instr({value}, ' ') = 0 THEN date({seconds}, 'unixepoch') "
+            f"WHEN instr({value}, ' ') = 0 THEN "
+            f"date({value}, ({sign}{days}) || ' days') "
             f"ELSE datetime({seconds}, 'unixepoch') || CASE WHEN {micro} = 0 "
             f"THEN '' ELSE printf('.%%06d', {micro}) END END"
         )
