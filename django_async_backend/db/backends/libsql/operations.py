@@ -19,7 +19,8 @@ second) where Python truncates.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cached_property, lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -90,6 +91,35 @@ class DatabaseOperations(SQLiteOperations):
     """Django's SQLite operations, with SQL a libSQL server can run."""
 
     compiler_module = "django_async_backend.db.backends.libsql.compiler"
+
+    # -- flush --------------------------------------------------------------
+
+    def _referencing_tables(self, table_name: str) -> list[str]:
+        """``table_name`` and the tables referencing it, transitively.
+
+        Django finds them with ``REGEXP '(?i)...'`` over ``sqlite_master``;
+        the server's ``regexp`` has no ``(?i)`` flag, so read the foreign
+        keys themselves (``pragma_foreign_key_list``).
+        """
+        query = """
+        WITH RECURSIVE tables(name) AS (
+            SELECT %s
+            UNION
+            SELECT master.name
+            FROM sqlite_master AS master
+            JOIN tables ON master.type = 'table' AND EXISTS (
+                SELECT 1 FROM pragma_foreign_key_list(master.name) AS fk
+                WHERE fk."table" = tables.name COLLATE NOCASE
+            )
+        ) SELECT name FROM tables
+        """
+        with self.connection.cursor() as cursor:
+            cursor.execute(query, (table_name,))
+            return [row[0] for row in cursor.fetchall()]
+
+    @cached_property
+    def _references_graph(self) -> Callable[[str], list[str]]:
+        return lru_cache(maxsize=512)(self._referencing_tables)
 
     # -- time zones ---------------------------------------------------------
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.management.color import no_style
 from django.db import NotSupportedError, models
 from django.db.models import F, Value, functions
 from django.db.models.aggregates import Count, StdDev, Variance
@@ -333,3 +334,24 @@ def test_hashes_raise_not_supported_naming_the_function(
     filtered = Moment.objects.filter(name=getattr(functions, name)("name"))
     with pytest.raises(NotSupportedError, match=name):
         filtered.query.get_compiler(connection=remote).as_sql()
+
+
+def test_sql_flush_cascade_follows_foreign_keys(remote: Any) -> None:
+    """Django's SQLite flush finds referencing tables with REGEXP '(?i)...',
+    which the server's regexp() refuses; the ENGINE reads the foreign keys."""
+    with remote.cursor() as cursor:
+        cursor.execute('CREATE TABLE "flush_a" (id integer PRIMARY KEY)')
+        cursor.execute(
+            'CREATE TABLE "flush_b" (id integer PRIMARY KEY, '
+            'a_id integer REFERENCES "flush_a" ("id"))'
+        )
+        cursor.execute(
+            "CREATE TABLE flush_c (id integer PRIMARY KEY, "
+            "b_id integer references FLUSH_B(id))"
+        )
+    statements = remote.ops.sql_flush(no_style(), ["flush_a"], allow_cascade=True)
+    assert sorted(statements) == [
+        'DELETE FROM "flush_a";',
+        'DELETE FROM "flush_b";',
+        'DELETE FROM "flush_c";',
+    ]
