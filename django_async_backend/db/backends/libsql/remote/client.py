@@ -35,6 +35,7 @@ after the loss can run outside the transaction the caller believes open.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import random
@@ -84,6 +85,7 @@ class ClientCore:
         self.foreign_keys = True
         self.closed = False
         self.requests_in_flight = 0
+        self.pending_close: str | None = None  # a stream to close, its work done
         self.last_used = time.monotonic()
 
     # -- state -------------------------------------------------------------
@@ -238,10 +240,15 @@ class ClientCore:
                 self.holding = not autocommit
             elif self.version < 3:
                 self.holding = error is None or plan.on_stream
-            if plan.on_stream and not self.holding and self.baton is not None:
-                # The server's transaction ended by itself: not what the caller
-                # believes, unless it ended the transaction.
-                if plan.kind != StatementKind.END:
+            if not self.holding and self.baton is not None:
+                if plan.kind == StatementKind.RELEASE or not plan.on_stream:
+                    # RELEASE of the outermost savepoint committed, or a BEGIN
+                    # failed: the stream's work is over, close it.
+                    self.pending_close = self.baton
+                    self.baton = None
+                else:
+                    # The server's transaction ended by itself (an error that
+                    # rolls back): not what the caller believes.
                     raise self._lose("the server ended it") from error
         if error is not None:
             raise error
@@ -284,6 +291,12 @@ class ClientCore:
             return
         self.baton = json.loads(response.body).get("baton")
         self.last_used = time.monotonic()
+
+    def pending_close_body(self) -> bytes | None:
+        baton, self.pending_close = self.pending_close, None
+        if baton is None:
+            return None
+        return json.dumps({"baton": baton, "requests": [{"type": "close"}]}).encode()
 
     def close_body(self) -> bytes | None:
         if not self.holding or self.baton is None:
@@ -347,7 +360,13 @@ class AsyncClient(ClientCore):
                     continue
                 if response.status != 200:
                     raise self.http_error(plan, response)
-                return self.finish(plan, response)
+                try:
+                    return self.finish(plan, response)
+                finally:
+                    if (body := self.pending_close_body()) is not None:
+                        with contextlib.suppress(OSError):
+                            await self.http.post(self._path(), self.settings.host_header,
+                                                 body, self.settings.auth_token)  # fmt: skip
         finally:
             self.requests_in_flight -= 1
 
@@ -461,7 +480,13 @@ class Client(ClientCore):
                     continue
                 if response.status != 200:
                     raise self.http_error(plan, response)
-                return self.finish(plan, response)
+                try:
+                    return self.finish(plan, response)
+                finally:
+                    if (body := self.pending_close_body()) is not None:
+                        with contextlib.suppress(OSError):
+                            self.http.post(self._path(), self.settings.host_header,
+                                           body, self.settings.auth_token)  # fmt: skip
         finally:
             self.requests_in_flight -= 1
 

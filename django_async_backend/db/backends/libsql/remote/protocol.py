@@ -167,6 +167,7 @@ class StatementKind:
     END = 2  # COMMIT/END/ROLLBACK (not ROLLBACK TO): the stream can go
     SAVEPOINT = 3  # opens a transaction outside one
     PRAGMA_FK = 4  # session state replayed on each new stream
+    RELEASE = 5  # may end a transaction a SAVEPOINT opened
 
 
 _LEADING = re.compile(r"^(?:\s+|--[^\n]*\n?|/\*.*?\*/)*", re.DOTALL)
@@ -187,6 +188,8 @@ def statement_kind(sql: str) -> tuple[int, Any]:
         if rest.startswith("TO"):
             return StatementKind.OTHER, None
         return StatementKind.END, None
+    if word == "RELEASE":
+        return StatementKind.RELEASE, None
     if word == "SAVEPOINT":
         return StatementKind.SAVEPOINT, None
     if word == "PRAGMA":
