@@ -3,7 +3,8 @@ thread starts, around a block of code.
 
 On SQLite each connection has a thread of its own (the C library blocks):
 those threads, one per connection and not per call, are the ENGINE's design,
-not a hop, and are not counted.
+not a hop, and are not counted; nor is the libSQL ENGINE's one keep-alive
+thread for sync transactions (a process-wide daemon, not a hop).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 
 from asgiref import sync
 
+from django_async_backend.db.backends.libsql.remote.client import PINGER_THREAD_NAME
 from django_async_backend.db.backends.sqlite3.worker import THREAD_NAME_PREFIX
 
 ALLOWED = {"check_password", "make_password", "set_password", "verify_password"}
@@ -46,7 +48,8 @@ class HopCounter:
             original_init(self, func, *args, **kwargs)
 
         def start(self):
-            if not self.name.startswith(THREAD_NAME_PREFIX):
+            # libSQL's one keep-alive thread for sync transactions, likewise.
+            if not self.name.startswith((THREAD_NAME_PREFIX, PINGER_THREAD_NAME)):
                 counter.threads.append(self.name)
             original_start(self)
 

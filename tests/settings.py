@@ -39,8 +39,8 @@ if _default["ENGINE"].endswith("sqlite3"):
             "NAME": os.path.join(_directory, f"test_{_stem}_other{_extension}")
         }
 elif _default["ENGINE"].endswith("libsql"):
-    _default["TEST"] = {"NAME": "test_default"}
-    _other["TEST"] = {"NAME": "test_other"}
+    _default["TEST"] = {"NAME": f"{_default['NAME']}?namespace=test_default"}
+    _other["TEST"] = {"NAME": f"{_default['NAME']}?namespace=test_other"}
 else:
     _default["TEST"] = {"NAME": f"test_{_default['NAME']}"}
     _other["TEST"] = {"NAME": f"test_{_default['NAME']}_other"}

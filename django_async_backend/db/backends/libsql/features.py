@@ -24,7 +24,7 @@ class DatabaseFeatures(SQLiteFeatures):
     test_db_allows_multiple_connections = True
 
     @cached_property
-    def supports_transactions(self) -> bool:  # type: ignore[override]
+    def supports_transactions(self) -> bool:
         return True
 
     @cached_property

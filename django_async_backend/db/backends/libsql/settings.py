@@ -47,8 +47,13 @@ __all__ = ["LibSQLSettings", "mode_of", "parse_settings"]
 
 Mode = Literal["remote", "replica", "local"]
 
-REMOTE_SCHEMES = {"libsql": None, "https": "https", "http": "http", "wss": "https",
-                  "ws": "http"}  # fmt: skip
+REMOTE_SCHEMES = {
+    "libsql": None,
+    "https": "https",
+    "http": "http",
+    "wss": "https",
+    "ws": "http",
+}
 REMOTE_OPTIONS = frozenset(
     {"timeout", "transaction_mode", "namespace", "admin_url", "auth_token"}
 )
@@ -89,7 +94,7 @@ class LibSQLSettings:
     def host_header(self) -> str:
         """The ``Host`` header: with a namespace, its first label."""
         if self.namespace:
-            hostname = urlsplit(self.url).hostname or "localhost"
+            hostname = urlsplit(self.url or "").hostname or "localhost"
             if _is_ip(hostname):
                 hostname = "localhost"
             return f"{self.namespace}.{hostname}"
@@ -188,8 +193,9 @@ def _number(alias: str, key: str, value: Any, option: bool = False) -> float:
     return float(value)
 
 
-def _text(alias: str, key: str, value: Any, option: bool = False,
-          secret: bool = False) -> str | None:  # fmt: skip
+def _text(
+    alias: str, key: str, value: Any, option: bool = False, secret: bool = False
+) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -213,8 +219,9 @@ def parse_settings(
             f"path (with SYNC_URL for an embedded replica)."
         )
     token = _text(alias, "AUTH_TOKEN", settings_dict.get("AUTH_TOKEN"), secret=True)
-    option_token = _text(alias, "auth_token", options.pop("auth_token", None),
-                         option=True, secret=True)  # fmt: skip
+    option_token = _text(
+        alias, "auth_token", options.pop("auth_token", None), option=True, secret=True
+    )
     token = token or option_token
     timeout = _number(alias, "timeout", options.pop("timeout", DEFAULT_TIMEOUT), True)
     transaction_mode = options.pop("transaction_mode", "IMMEDIATE")
@@ -230,14 +237,18 @@ def parse_settings(
     sync_interval = (
         None if interval is None else _number(alias, "SYNC_INTERVAL", interval)
     )
-    encryption_key = _text(alias, "ENCRYPTION_KEY", settings_dict.get("ENCRYPTION_KEY"),
-                           secret=True)  # fmt: skip
+    encryption_key = _text(
+        alias, "ENCRYPTION_KEY", settings_dict.get("ENCRYPTION_KEY"), secret=True
+    )
     if mode_of(settings_dict) == "remote":
         url, query = _remote_url(alias, str(name))
         url_token = query.pop("authToken", None) or query.pop("auth_token", None)
         token = token or url_token
-        for key, value in (("SYNC_URL", sync_url), ("SYNC_INTERVAL", sync_interval),
-                           ("ENCRYPTION_KEY", encryption_key)):  # fmt: skip
+        for key, value in (
+            ("SYNC_URL", sync_url),
+            ("SYNC_INTERVAL", sync_interval),
+            ("ENCRYPTION_KEY", encryption_key),
+        ):
             if value is not None:
                 raise ImproperlyConfigured(
                     f"{_key(alias, key)} is set but NAME is a server URL: {key} "
@@ -255,10 +266,15 @@ def parse_settings(
                 f"options are {', '.join(sorted(REMOTE_OPTIONS))}."
             )
         return LibSQLSettings(
-            alias=alias, mode="remote", url=url, auth_token=token, timeout=timeout,
-            transaction_mode=transaction_mode, namespace=namespace,
+            alias=alias,
+            mode="remote",
+            url=url,
+            auth_token=token,
+            timeout=timeout,
+            transaction_mode=transaction_mode,
+            namespace=namespace,
             admin_url=admin_url.rstrip("/") if admin_url else None,
-        )  # fmt: skip
+        )
     path = os.fspath(name)
     if sync_url is None:
         if sync_interval is not None:
@@ -267,9 +283,15 @@ def parse_settings(
                 f"SYNC_URL to the primary's URL (embedded replica), or remove "
                 f"SYNC_INTERVAL."
             )
-        return LibSQLSettings(alias=alias, mode="local", path=path, auth_token=token,
-                              encryption_key=encryption_key, timeout=timeout,
-                              transaction_mode=transaction_mode)  # fmt: skip
+        return LibSQLSettings(
+            alias=alias,
+            mode="local",
+            path=path,
+            auth_token=token,
+            encryption_key=encryption_key,
+            timeout=timeout,
+            transaction_mode=transaction_mode,
+        )
     if not looks_remote(sync_url):
         raise ImproperlyConfigured(
             f"{_key(alias, 'SYNC_URL')} is {sync_url!r}, not a server URL. Write "
@@ -278,7 +300,13 @@ def parse_settings(
         )
     sync_base, _ = _remote_url(alias, sync_url)
     return LibSQLSettings(
-        alias=alias, mode="replica", path=path, auth_token=token, sync_url=sync_base,
-        sync_interval=sync_interval, encryption_key=encryption_key, timeout=timeout,
+        alias=alias,
+        mode="replica",
+        path=path,
+        auth_token=token,
+        sync_url=sync_base,
+        sync_interval=sync_interval,
+        encryption_key=encryption_key,
+        timeout=timeout,
         transaction_mode=transaction_mode,
-    )  # fmt: skip
+    )

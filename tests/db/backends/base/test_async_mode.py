@@ -155,6 +155,7 @@ async def test_bound_method_taken_before_a_patch_keeps_the_original():
     assert calls and opened
 
 
+@pytest.mark.requires_temporary_tables
 async def test_async_execute_wrappers_are_awaited():
     connection = async_connections["default"]
     seen = []

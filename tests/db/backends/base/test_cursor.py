@@ -51,6 +51,7 @@ async def test_fetchmany_fetchall_iteration_description_rowcount():
         assert await cursor.fetchone() is None
 
 
+@pytest.mark.requires_temporary_tables
 async def test_executemany():
     async with async_connections["default"].cursor() as cursor:
         await cursor.execute("CREATE TEMPORARY TABLE t (v int)")
@@ -77,6 +78,7 @@ async def test_errors_are_django_exception_classes():
 
 
 @pytest.mark.async_django_db(transaction=True)
+@pytest.mark.requires_temporary_tables
 async def test_connection_usable_after_error_outside_transaction():
     connection = async_connections["default"]
     async with connection.cursor() as cursor:
@@ -89,6 +91,7 @@ async def test_connection_usable_after_error_outside_transaction():
 
 
 @pytest.mark.async_django_db(transaction=True)
+@pytest.mark.requires_temporary_tables
 async def test_error_inside_atomic_breaks_transaction_until_block_ends():
     connection = async_connections["default"]
     async with connection.cursor() as cursor:

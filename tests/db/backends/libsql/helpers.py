@@ -52,7 +52,9 @@ def sync_wrapper(name: str, **extra: Any) -> Any:
 @asynccontextmanager
 async def async_wrapper(name: str, **extra: Any) -> AsyncIterator[AsyncDatabaseWrapper]:
     """An async connection to ``name``, released at the end of the block."""
-    face = DatabaseWrapper(libsql_settings(name, **extra), "libsql")._enable_async_mode()
+    face = DatabaseWrapper(
+        libsql_settings(name, **extra), "libsql"
+    )._enable_async_mode()
     try:
         yield face
     finally:

@@ -71,18 +71,29 @@ def test_token_from_each_key_and_never_in_repr():
     ("entry", "key"),
     [
         ({"NAME": ""}, "'NAME'"),
-        ({"NAME": "libsql://db.turso.io", "SYNC_URL": "libsql://x.turso.io"}, "SYNC_URL"),
+        (
+            {"NAME": "libsql://db.turso.io", "SYNC_URL": "libsql://x.turso.io"},
+            "SYNC_URL",
+        ),
         ({"NAME": "libsql://db.turso.io", "ENCRYPTION_KEY": "k"}, "ENCRYPTION_KEY"),
         ({"NAME": "r.db", "SYNC_URL": "not a url"}, "SYNC_URL"),
-        ({"NAME": "r.db", "SYNC_URL": "libsql://x.io", "SYNC_INTERVAL": -1}, "SYNC_INTERVAL"),
+        (
+            {"NAME": "r.db", "SYNC_URL": "libsql://x.io", "SYNC_INTERVAL": -1},
+            "SYNC_INTERVAL",
+        ),
         ({"NAME": "r.db", "SYNC_INTERVAL": 5}, "SYNC_INTERVAL"),
         ({"NAME": "libsql://db.turso.io", "OPTIONS": {"timeout": "5"}}, "timeout"),
-        ({"NAME": "libsql://db.turso.io", "OPTIONS": {"journal_mode": "WAL"}}, "journal_mode"),
+        (
+            {"NAME": "libsql://db.turso.io", "OPTIONS": {"journal_mode": "WAL"}},
+            "journal_mode",
+        ),
         ({"NAME": "libsql://db.turso.io/path"}, "'NAME'"),
-        ({"NAME": "libsql://db.turso.io", "OPTIONS": {"transaction_mode": "x"}},
-         "transaction_mode"),
+        (
+            {"NAME": "libsql://db.turso.io", "OPTIONS": {"transaction_mode": "x"}},
+            "transaction_mode",
+        ),
     ],
-)  # fmt: skip
+)
 def test_errors_name_the_key(entry, key):
     with pytest.raises(ImproperlyConfigured, match=key):
         parse(**entry)

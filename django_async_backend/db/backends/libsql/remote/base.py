@@ -51,13 +51,15 @@ class DatabaseWrapper(LibSQLWrapperMixin, SQLiteEngineWrapper):
                 f"'django_async_backend.db.backends.libsql' for local files and "
                 f"embedded replicas."
             )
-        self.transaction_mode = settings.transaction_mode
-        self.init_commands = []
+        self.transaction_mode = settings.transaction_mode  # type: ignore[assignment]
+        self.init_commands: list[str] = []
         return {"settings": settings}
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Connection:
         settings = conn_params["settings"]
-        client = AsyncClient(settings) if self._async_face is not None else Client(settings)
+        client = (
+            AsyncClient(settings) if self._async_face is not None else Client(settings)
+        )
         return Connection(client, settings.transaction_mode)
 
     def is_in_memory_db(self) -> bool:

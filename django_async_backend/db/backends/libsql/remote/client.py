@@ -42,6 +42,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,7 +51,7 @@ from . import protocol
 from .http import AsyncHTTPConnection, ConnectionLost, HTTPConnection, Response
 from .protocol import Result, StatementKind
 
-__all__ = ["AsyncClient", "Client", "ClientCore", "PING_INTERVAL"]
+__all__ = ["PING_INTERVAL", "AsyncClient", "Client", "ClientCore"]
 
 PING_INTERVAL = 3.0
 """Seconds of idleness after which a held stream is pinged (expiry: 10 s)."""
@@ -135,8 +136,9 @@ class ClientCore:
         statement = protocol.execute_request(sql, params)
         if self.holding:
             keep = kind != StatementKind.END
-            return Plan([statement, *self._tail(keep)], 0, kind, pragma, False, True,
-                        read_only)  # fmt: skip
+            return Plan(
+                [statement, *self._tail(keep)], 0, kind, pragma, False, True, read_only
+            )
         opens = kind in (StatementKind.BEGIN, StatementKind.SAVEPOINT) or (
             begin is not None and kind != StatementKind.END
         )
@@ -147,22 +149,48 @@ class ClientCore:
         requests += [statement, *self._tail(opens)]
         return Plan(requests, index, kind, pragma, opens, False, read_only)
 
-    def plan_batch(self, sql: str, seq_of_params: Sequence[Any], begin: str | None) -> Plan:
+    def plan_batch(
+        self, sql: str, seq_of_params: Sequence[Any], begin: str | None
+    ) -> Plan:
         if self.holding or begin is not None:
             # In a transaction (or one starting): plain chained steps.
             batch = protocol.batch_request(sql, seq_of_params, atomic=False)
             if self.holding:
-                return Plan([batch, *self._tail(True)], 0, StatementKind.OTHER, None,
-                            False, True, False, batch_atomic=False)  # fmt: skip
+                return Plan(
+                    [batch, *self._tail(True)],
+                    0,
+                    StatementKind.OTHER,
+                    None,
+                    False,
+                    True,
+                    False,
+                    batch_atomic=False,
+                )
             requests = [*self._prelude(), protocol.execute_request(begin, None)]  # type: ignore[arg-type]
             index = len(requests)
-            return Plan([*requests, batch, *self._tail(True)], index, StatementKind.OTHER,
-                        None, True, False, False, batch_atomic=False)  # fmt: skip
+            return Plan(
+                [*requests, batch, *self._tail(True)],
+                index,
+                StatementKind.OTHER,
+                None,
+                True,
+                False,
+                False,
+                batch_atomic=False,
+            )
         batch = protocol.batch_request(sql, seq_of_params, atomic=True)
         requests = self._prelude()
         index = len(requests)
-        return Plan([*requests, batch, *self._tail(False)], index, StatementKind.OTHER,
-                    None, False, False, False, batch_atomic=True)  # fmt: skip
+        return Plan(
+            [*requests, batch, *self._tail(False)],
+            index,
+            StatementKind.OTHER,
+            None,
+            False,
+            False,
+            False,
+            batch_atomic=True,
+        )
 
     # -- results ---------------------------------------------------------------
 
@@ -194,9 +222,12 @@ class ClientCore:
         if plan.on_stream:
             return self._lose(f"HTTP {response.status}: {code or message}")
         if response.status == 400 and code:
-            return protocol.error_for({"code": code, "message": message}, where=self.where)
+            return protocol.error_for(
+                {"code": code, "message": message}, where=self.where
+            )
         return sqlite3.OperationalError(
-            f"the libSQL server at {self.where} answered HTTP {response.status}: {message}"
+            f"the libSQL server at {self.where} answered HTTP "
+            f"{response.status}: {message}"
         )
 
     def finish(self, plan: Plan, response: Response) -> Result:
@@ -230,7 +261,10 @@ class ClientCore:
             autocommit: bool | None = None
             tail = results[plan.index + 1 :] if len(results) > plan.index + 1 else []
             for item in tail:
-                if item.get("type") == "ok" and item["response"].get("type") == "get_autocommit":
+                if (
+                    item.get("type") == "ok"
+                    and item["response"].get("type") == "get_autocommit"
+                ):
                     autocommit = bool(item["response"]["is_autocommit"])
             if plan.kind == StatementKind.END and plan.on_stream:
                 self.holding, self.baton = False, None
@@ -257,7 +291,9 @@ class ClientCore:
             self.foreign_keys = bool(plan.pragma)
         return result
 
-    def retry_delay(self, plan: Plan, exc: Exception, deadline: float, attempt: int) -> float:
+    def retry_delay(
+        self, plan: Plan, exc: Exception, deadline: float, attempt: int
+    ) -> float:
         """Seconds to wait before retrying ``plan``, or raise if it can't be."""
         if plan.on_stream:
             raise self._lose(f"the HTTP connection was lost: {exc}") from None
@@ -301,7 +337,9 @@ class ClientCore:
     def close_body(self) -> bytes | None:
         if not self.holding or self.baton is None:
             return None
-        body = json.dumps({"baton": self.baton, "requests": [{"type": "close"}]}).encode()
+        body = json.dumps(
+            {"baton": self.baton, "requests": [{"type": "close"}]}
+        ).encode()
         self.holding, self.baton = False, None
         return body
 
@@ -315,7 +353,9 @@ class AsyncClient(ClientCore):
         self._lock = asyncio.Lock()
         self._pinger: asyncio.Task[None] | None = None
 
-    async def execute(self, sql: str, params: Any = None, begin: str | None = None) -> Result:
+    async def execute(
+        self, sql: str, params: Any = None, begin: str | None = None
+    ) -> Result:
         async with self._lock:
             if not self._check_usable(protocol.statement_kind(sql)[0]):
                 return Result(None, [], -1, None)
@@ -324,7 +364,9 @@ class AsyncClient(ClientCore):
             finally:
                 self._keep_alive()
 
-    async def executemany(self, sql: str, seq: Sequence[Any], begin: str | None = None) -> Result:
+    async def executemany(
+        self, sql: str, seq: Sequence[Any], begin: str | None = None
+    ) -> Result:
         async with self._lock:
             self._check_usable(StatementKind.OTHER)
             try:
@@ -341,9 +383,11 @@ class AsyncClient(ClientCore):
             while True:
                 try:
                     response = await self.http.post(
-                        self._path(), self.settings.host_header, self._body(plan),
+                        self._path(),
+                        self.settings.host_header,
+                        self._body(plan),
                         self.settings.auth_token,
-                    )  # fmt: skip
+                    )
                 except ConnectionLost as exc:
                     await asyncio.sleep(self.retry_delay(plan, exc, deadline, attempt))
                     attempt += 1
@@ -353,9 +397,16 @@ class AsyncClient(ClientCore):
                     plan = make_plan()
                     continue
                 if response.status in (502, 503, 504) and not plan.on_stream:
-                    await asyncio.sleep(self.retry_delay(plan, ConnectionLost(
-                        f"HTTP {response.status}", maybe_processed=False), deadline,
-                        attempt))  # fmt: skip
+                    await asyncio.sleep(
+                        self.retry_delay(
+                            plan,
+                            ConnectionLost(
+                                f"HTTP {response.status}", maybe_processed=False
+                            ),
+                            deadline,
+                            attempt,
+                        )
+                    )
                     attempt += 1
                     continue
                 if response.status != 200:
@@ -365,8 +416,12 @@ class AsyncClient(ClientCore):
                 finally:
                     if (body := self.pending_close_body()) is not None:
                         with contextlib.suppress(OSError):
-                            await self.http.post(self._path(), self.settings.host_header,
-                                                 body, self.settings.auth_token)  # fmt: skip
+                            await self.http.post(
+                                self._path(),
+                                self.settings.host_header,
+                                body,
+                                self.settings.auth_token,
+                            )
         finally:
             self.requests_in_flight -= 1
 
@@ -397,9 +452,11 @@ class AsyncClient(ClientCore):
                         continue
                     try:
                         response = await self.http.post(
-                            self._path(), self.settings.host_header, self.ping_body(),
+                            self._path(),
+                            self.settings.host_header,
+                            self.ping_body(),
                             self.settings.auth_token,
-                        )  # fmt: skip
+                        )
                     except ConnectionLost as exc:
                         self._lose(f"keep-alive ping failed: {exc}")
                         return
@@ -418,8 +475,12 @@ class AsyncClient(ClientCore):
         try:
             if body is not None and not self._lock.locked():
                 try:
-                    await self.http.post(self._path(), self.settings.host_header, body,
-                                         self.settings.auth_token)  # fmt: skip
+                    await self.http.post(
+                        self._path(),
+                        self.settings.host_header,
+                        body,
+                        self.settings.auth_token,
+                    )
                 except (ConnectionLost, OSError):
                     pass
         finally:
@@ -433,7 +494,6 @@ class Client(ClientCore):
         super().__init__(settings)
         self.http = HTTPConnection(settings.url or "", settings.timeout + 5)
         self._lock = threading.RLock()
-        self._pinger: threading.Thread | None = None
 
     def execute(self, sql: str, params: Any = None, begin: str | None = None) -> Result:
         with self._lock:
@@ -444,7 +504,9 @@ class Client(ClientCore):
             finally:
                 self._keep_alive()
 
-    def executemany(self, sql: str, seq: Sequence[Any], begin: str | None = None) -> Result:
+    def executemany(
+        self, sql: str, seq: Sequence[Any], begin: str | None = None
+    ) -> Result:
         with self._lock:
             self._check_usable(StatementKind.OTHER)
             try:
@@ -461,9 +523,11 @@ class Client(ClientCore):
             while True:
                 try:
                     response = self.http.post(
-                        self._path(), self.settings.host_header, self._body(plan),
+                        self._path(),
+                        self.settings.host_header,
+                        self._body(plan),
                         self.settings.auth_token,
-                    )  # fmt: skip
+                    )
                 except ConnectionLost as exc:
                     time.sleep(self.retry_delay(plan, exc, deadline, attempt))
                     attempt += 1
@@ -473,9 +537,16 @@ class Client(ClientCore):
                     plan = make_plan()
                     continue
                 if response.status in (502, 503, 504) and not plan.on_stream:
-                    time.sleep(self.retry_delay(plan, ConnectionLost(
-                        f"HTTP {response.status}", maybe_processed=False), deadline,
-                        attempt))  # fmt: skip
+                    time.sleep(
+                        self.retry_delay(
+                            plan,
+                            ConnectionLost(
+                                f"HTTP {response.status}", maybe_processed=False
+                            ),
+                            deadline,
+                            attempt,
+                        )
+                    )
                     attempt += 1
                     continue
                 if response.status != 200:
@@ -485,8 +556,12 @@ class Client(ClientCore):
                 finally:
                     if (body := self.pending_close_body()) is not None:
                         with contextlib.suppress(OSError):
-                            self.http.post(self._path(), self.settings.host_header,
-                                           body, self.settings.auth_token)  # fmt: skip
+                            self.http.post(
+                                self._path(),
+                                self.settings.host_header,
+                                body,
+                                self.settings.auth_token,
+                            )
         finally:
             self.requests_in_flight -= 1
 
@@ -503,37 +578,32 @@ class Client(ClientCore):
             self.execute("ROLLBACK")
 
     def _keep_alive(self) -> None:
-        # Sync code has no event loop: a daemon thread pings, taking the same
-        # lock as statements (one request at a time on the stream).
-        if self.holding and self._pinger is None:
-            self._pinger = threading.Thread(target=self._ping_loop, daemon=True,
-                                            name="libsql-keepalive")  # fmt: skip
-            self._pinger.start()
+        # Sync code has no event loop: one daemon thread for the process
+        # pings every sync client holding a stream, taking the same lock as
+        # statements (one request at a time on a stream).
+        if self.holding:
+            _sync_pinger.watch(self)
 
-    def _ping_loop(self) -> None:
+    def ping_if_idle(self) -> None:
+        """Ping the held stream if it has idled (the pinger thread)."""
+        if not self.should_ping() or not self._lock.acquire(blocking=False):
+            return
         try:
-            while self.holding and not self.closed:
-                time.sleep(PING_INTERVAL / 2)
-                if not self.should_ping():
-                    continue
-                if not self._lock.acquire(blocking=False):
-                    continue
-                try:
-                    if not self.should_ping():
-                        continue
-                    try:
-                        response = self.http.post(
-                            self._path(), self.settings.host_header, self.ping_body(),
-                            self.settings.auth_token,
-                        )  # fmt: skip
-                    except ConnectionLost as exc:
-                        self._lose(f"keep-alive ping failed: {exc}")
-                        return
-                    self.pinged(response)
-                finally:
-                    self._lock.release()
+            if not self.should_ping():
+                return
+            try:
+                response = self.http.post(
+                    self._path(),
+                    self.settings.host_header,
+                    self.ping_body(),
+                    self.settings.auth_token,
+                )
+            except ConnectionLost as exc:
+                self._lose(f"keep-alive ping failed: {exc}")
+                return
+            self.pinged(response)
         finally:
-            self._pinger = None
+            self._lock.release()
 
     def close(self) -> None:
         if self.closed:
@@ -544,9 +614,51 @@ class Client(ClientCore):
             try:
                 if body is not None:
                     try:
-                        self.http.post(self._path(), self.settings.host_header, body,
-                                       self.settings.auth_token)  # fmt: skip
+                        self.http.post(
+                            self._path(),
+                            self.settings.host_header,
+                            body,
+                            self.settings.auth_token,
+                        )
                     except (ConnectionLost, OSError):
                         pass
             finally:
                 self.http.close()
+
+
+PINGER_THREAD_NAME = "django_async_backend.libsql:keepalive"
+
+
+class _SyncPinger:
+    """The one thread that keeps sync clients' idle transactions alive."""
+
+    def __init__(self) -> None:
+        self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, client: Client) -> None:
+        with self._guard:
+            self._clients.add(client)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name=PINGER_THREAD_NAME, daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(PING_INTERVAL / 3)
+            with self._guard:
+                clients = list(self._clients)
+            for client in clients:
+                if not client.holding or client.closed:
+                    self._clients.discard(client)
+                    continue
+                try:
+                    client.ping_if_idle()
+                except Exception:  # never let one client stop the others' pings
+                    pass
+
+
+_sync_pinger = _SyncPinger()

@@ -18,6 +18,7 @@ by default: iterate big querysets in chunks).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import tee
 from typing import Any
@@ -30,6 +31,14 @@ from .protocol import Result
 
 __all__ = ["Connection", "Cursor"]
 
+_LIMITS = {
+    sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 32766,
+    sqlite3.SQLITE_LIMIT_COLUMN: 2000,
+    sqlite3.SQLITE_LIMIT_COMPOUND_SELECT: 500,
+    sqlite3.SQLITE_LIMIT_LENGTH: 1_000_000_000,
+    sqlite3.SQLITE_LIMIT_SQL_LENGTH: 1_000_000_000,
+}
+
 
 class _Awaiting:
     """:class:`AsyncClient`'s methods, called from the bridge."""
@@ -40,10 +49,12 @@ class _Awaiting:
         self.client = client
 
     def execute(self, sql: str, params: Any = None, begin: str | None = None) -> Result:
-        return await_only(self.client.execute(sql, params, begin))  # type: ignore[no-any-return]
+        return await_only(self.client.execute(sql, params, begin))
 
-    def executemany(self, sql: str, seq: Sequence[Any], begin: str | None = None) -> Result:
-        return await_only(self.client.executemany(sql, seq, begin))  # type: ignore[no-any-return]
+    def executemany(
+        self, sql: str, seq: Sequence[Any], begin: str | None = None
+    ) -> Result:
+        return await_only(self.client.executemany(sql, seq, begin))
 
     def commit(self) -> None:
         await_only(self.client.commit())
@@ -58,9 +69,13 @@ class _Awaiting:
 class Connection:
     """``sqlite3.Connection``'s API for a remote libSQL database."""
 
-    def __init__(self, client: Client | AsyncClient, transaction_mode: str | None) -> None:
+    def __init__(
+        self, client: Client | AsyncClient, transaction_mode: str | None
+    ) -> None:
         self.raw = client
-        self._client: Any = _Awaiting(client) if isinstance(client, AsyncClient) else client
+        self._client: Any = (
+            _Awaiting(client) if isinstance(client, AsyncClient) else client
+        )
         # None: autocommit. A string: sqlite3's legacy mode, where a
         # transaction begins implicitly before a statement (Django's
         # set_autocommit(False)).
@@ -85,8 +100,16 @@ class Connection:
         mode = self.isolation_level or self.transaction_mode
         return f"BEGIN {mode}" if mode else "BEGIN"
 
+    def getlimit(self, category: int) -> int:
+        """SQLite's default limits, which sqld is built with (Django reads
+        the number of parameters and of columns a statement may have)."""
+        return _LIMITS.get(category, 2**31 - 1)
+
     def cursor(self, factory: Any = None) -> Cursor:
-        return Cursor(self, convert=factory is not None and issubclass(factory, SQLiteCursorWrapper))
+        return Cursor(
+            self,
+            convert=factory is not None and issubclass(factory, SQLiteCursorWrapper),
+        )
 
     def execute(self, sql: str, params: Any = None) -> Cursor:
         return self.cursor().execute(sql, params)
@@ -128,7 +151,7 @@ class Cursor:
     def execute(self, sql: str, params: Any = None) -> Cursor:
         if self._convert and params is not None:
             names = list(params) if isinstance(params, Mapping) else None
-            sql = SQLiteCursorWrapper.convert_query(self, sql, param_names=names)  # type: ignore[arg-type]
+            sql = SQLiteCursorWrapper.convert_query(self, sql, param_names=names)
         connection = self.connection
         return self._done(connection._client.execute(sql, params, connection._begin()))
 
@@ -137,12 +160,14 @@ class Cursor:
         first = next(peek, None)
         if self._convert:
             names = list(first) if isinstance(first, Mapping) else None
-            sql = SQLiteCursorWrapper.convert_query(self, sql, param_names=names)  # type: ignore[arg-type]
+            sql = SQLiteCursorWrapper.convert_query(self, sql, param_names=names)
         params = list(seq_of_params)
         connection = self.connection
         if not params:
             return self._done(Result(None, [], 0, None))
-        return self._done(connection._client.executemany(sql, params, connection._begin()))
+        return self._done(
+            connection._client.executemany(sql, params, connection._begin())
+        )
 
     def executescript(self, script: str) -> Cursor:
         raise NotImplementedError("executescript() is not supported on a libSQL server")

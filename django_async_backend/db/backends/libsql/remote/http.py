@@ -39,7 +39,7 @@ class ConnectionLost(OSError):
 
 
 class Response:
-    __slots__ = ("status", "headers", "body")
+    __slots__ = ("body", "headers", "status")
 
     def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.status = status
@@ -57,11 +57,14 @@ def request_bytes(path: str, host: str, body: bytes, token: str | None) -> bytes
     return head.encode("latin-1") + b"\r\n" + body
 
 
-def parse_head(status_line: bytes, header_lines: list[bytes]) -> tuple[int, dict[str, str]]:
+def parse_head(
+    status_line: bytes, header_lines: list[bytes]
+) -> tuple[int, dict[str, str]]:
     parts = status_line.split(None, 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-        raise ConnectionLost(f"bad HTTP status line {status_line[:80]!r}",
-                             maybe_processed=True)  # fmt: skip
+        raise ConnectionLost(
+            f"bad HTTP status line {status_line[:80]!r}", maybe_processed=True
+        )
     headers: dict[str, str] = {}
     for line in header_lines:
         name, _, value = line.decode("latin-1").partition(":")
@@ -73,7 +76,11 @@ def _endpoint(url: str) -> tuple[str, int, ssl.SSLContext | None]:
     parts = urlsplit(url)
     tls = parts.scheme == "https"
     host = parts.hostname or "localhost"
-    return host, parts.port or (443 if tls else 80), ssl.create_default_context() if tls else None
+    return (
+        host,
+        parts.port or (443 if tls else 80),
+        ssl.create_default_context() if tls else None,
+    )
 
 
 class AsyncHTTPConnection:
@@ -88,18 +95,26 @@ class AsyncHTTPConnection:
     async def _open(self) -> None:
         try:
             self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port, ssl=self.ssl,
-                                        server_hostname=self.host if self.ssl else None),
+                asyncio.open_connection(
+                    self.host,
+                    self.port,
+                    ssl=self.ssl,
+                    server_hostname=self.host if self.ssl else None,
+                ),
                 self.timeout,
-            )  # fmt: skip
+            )
         except (OSError, TimeoutError) as exc:
-            raise ConnectionLost(f"cannot connect to {self.host}:{self.port}: {exc}",
-                                 maybe_processed=False) from None  # fmt: skip
-        sock = self._writer.get_extra_info("socket")
+            raise ConnectionLost(
+                f"cannot connect to {self.host}:{self.port}: {exc}",
+                maybe_processed=False,
+            ) from None
+        sock = self._writer.get_extra_info("socket") if self._writer else None
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    async def post(self, path: str, host: str, body: bytes, token: str | None) -> Response:
+    async def post(
+        self, path: str, host: str, body: bytes, token: str | None
+    ) -> Response:
         fresh = self._writer is None
         if fresh:
             await self._open()
@@ -163,8 +178,10 @@ class HTTPConnection:
             if self.ssl is not None:
                 sock = self.ssl.wrap_socket(sock, server_hostname=self.host)
         except OSError as exc:
-            raise ConnectionLost(f"cannot connect to {self.host}:{self.port}: {exc}",
-                                 maybe_processed=False) from None  # fmt: skip
+            raise ConnectionLost(
+                f"cannot connect to {self.host}:{self.port}: {exc}",
+                maybe_processed=False,
+            ) from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock, self._file = sock, sock.makefile("rb")
 

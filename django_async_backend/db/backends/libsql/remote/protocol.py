@@ -23,11 +23,11 @@ from typing import Any
 
 __all__ = [
     "Result",
+    "StatementKind",
     "decode_value",
     "encode_args",
     "encode_value",
     "error_for",
-    "StatementKind",
     "statement_kind",
 ]
 
@@ -51,7 +51,7 @@ def encode_value(value: Any) -> dict[str, Any]:
     if isinstance(value, bytes | bytearray | memoryview):
         return {"type": "blob", "base64": base64.b64encode(bytes(value)).decode()}
     try:
-        adapted = sqlite3.adapt(value)
+        adapted = sqlite3.adapt(value, sqlite3.PrepareProtocol)
     except sqlite3.ProgrammingError:
         raise sqlite3.ProgrammingError(
             f"Error binding parameter: type {type(value).__name__!r} is not supported"
@@ -137,7 +137,7 @@ def error_for(error: Mapping[str, Any], *, where: str) -> sqlite3.Error:
         )
     else:
         exc = sqlite3.OperationalError(_strip(message))
-    exc.sqlite_errorname = code  # type: ignore[attr-defined]
+    exc.sqlite_errorname = code
     return exc
 
 
@@ -204,7 +204,9 @@ def execute_request(sql: str, params: Any) -> dict[str, Any]:
     return {"type": "execute", "stmt": {"sql": sql, **encode_args(params)}}
 
 
-def batch_request(sql: str, seq_of_params: Sequence[Any], *, atomic: bool) -> dict[str, Any]:
+def batch_request(
+    sql: str, seq_of_params: Sequence[Any], *, atomic: bool
+) -> dict[str, Any]:
     """One statement for many parameter sets, each step run only if the one
     before succeeded; with ``atomic`` (autocommit) wrapped in BEGIN/COMMIT, a
     failure rolling everything back."""
@@ -224,9 +226,11 @@ def batch_request(sql: str, seq_of_params: Sequence[Any], *, atomic: bool) -> di
         last = len(steps) - 1
         add({"sql": "COMMIT"})
         steps.append(
-            {"stmt": {"sql": "ROLLBACK"},
-             "condition": {"type": "not", "cond": {"type": "ok", "step": last + 1}}}
-        )  # fmt: skip
+            {
+                "stmt": {"sql": "ROLLBACK"},
+                "condition": {"type": "not", "cond": {"type": "ok", "step": last + 1}},
+            }
+        )
     return {"type": "batch", "batch": {"steps": steps}}
 
 
@@ -237,7 +241,9 @@ def batch_outcome(response: dict[str, Any], *, atomic: bool, where: str) -> Resu
     results = result.get("step_results") or []
     offset = 1 if atomic else 0
     count = len(results) - (2 if atomic else 0)
-    for error in errors[offset : offset + count] + errors[:offset] + errors[offset + count:]:
+    for error in (
+        errors[offset : offset + count] + errors[:offset] + errors[offset + count :]
+    ):
         if error is not None:
             raise error_for(error, where=where)
     rowcount, lastrowid = 0, None
