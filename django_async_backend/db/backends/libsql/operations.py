@@ -315,7 +315,9 @@ class DatabaseOperations(SQLiteOperations):
             )
         else:
             expression = self._add_microseconds("a", "b", "-")
-        return f"(SELECT {expression} FROM (SELECT ({lhs}) AS a, ({rhs}) AS b))"
+        # lhs and rhs are not parenthesised again: nesting depth is what
+        # limits chained arithmetic (SQLite's parser stack).
+        return f"(SELECT {expression} FROM (SELECT {lhs} AS a, {rhs} AS b))"
 
     @staticmethod
     def _add_microseconds(value: str, delta: str, sign: str = "+") -> str:

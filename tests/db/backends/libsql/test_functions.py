@@ -415,3 +415,38 @@ def test_variance_and_stddev(stock: Any, remote: Any) -> None:
 def test_combined_bitxor_expression(stock: Any, remote: Any) -> None:
     expression = CombinedExpression(Value(12), "#", Value(10))
     _compare_expressions(stock, remote, [expression])
+
+
+@pytest.mark.parametrize("db_zone", ["Asia/Bangkok", "America/Chicago"])
+def test_database_time_zone(server: Sqld, db_zone: str) -> None:
+    """DATABASES[...]["TIME_ZONE"] a named zone: stored wall times are local
+    to it (folds and gaps take the earlier offset, like zoneinfo)."""
+    handler = ConnectionHandler(
+        {
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": ":memory:",
+                "TIME_ZONE": db_zone,
+            }
+        }
+    )
+    stock = handler["default"]
+    remote = sync_wrapper(server.url, TIME_ZONE=db_zone)
+    values = [*DATETIMES, "2024-03-10 02:30:00", "2024-11-03 01:30:00"]
+    values += ["2024-11-03 00:59:59", "2024-11-03 02:00:00"]
+    try:
+        _compare(
+            stock,
+            remote,
+            lambda ops, value, tz: ops.datetime_trunc_sql("minute", "%s", (value,), tz),
+            itertools.product(values, ZONES),
+        )
+        _compare(
+            stock,
+            remote,
+            lambda ops, value, tz: ops.datetime_cast_time_sql("%s", (value,), tz),
+            itertools.product(values, ZONES),
+        )
+    finally:
+        stock.close()
+        remote.close()
