@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import FieldError
 from django.db import NotSupportedError
 from django.db.models import aggregates, functions, lookups
+from django.db.models.expressions import DurationExpression
 from django.db.models.sql import compiler as django_compiler
 
 from .operations import render
@@ -206,6 +208,58 @@ def _iregex(compiler: Any, connection: Any, node: Any) -> SQL:
     return f"{lhs} REGEXP %s", (*lhs_params, caseless_pattern(rhs_params[0]))
 
 
+def _internal_type(expression: Any) -> str | None:
+    try:
+        return str(expression.output_field.get_internal_type())
+    except (AttributeError, FieldError):
+        return None
+
+
+def _datetime_chain(node: Any) -> tuple[Any, list[tuple[str, Any]]] | None:
+    """``((dt + d1) - d2) + d3`` as ``(dt, [("+", d1), ("-", d2), ("+", d3)])``.
+
+    Only for datetimes ± durations, where Python's step-by-step result
+    equals one sum of microseconds (dates floor at each step: not those).
+    """
+    if not isinstance(node, DurationExpression) or node.connector not in "+-":
+        return None
+    if _internal_type(node) != "DateTimeField":
+        return None
+    lhs_type, rhs_type = _internal_type(node.lhs), _internal_type(node.rhs)
+    if lhs_type == "DurationField" and node.connector == "+":
+        base, delta = node.rhs, node.lhs
+    elif rhs_type == "DurationField":
+        base, delta = node.lhs, node.rhs
+    else:
+        return None
+    inner = _datetime_chain(base)
+    if inner is None:
+        return base, [(node.connector, delta)]
+    return inner[0], [*inner[1], (node.connector, delta)]
+
+
+def _duration_chain(compiler: Any, connection: Any, node: Any) -> SQL:
+    """A chain of datetime ± duration as one addition of summed durations.
+
+    Each step of the native SQL is a subquery; SQLite's parser stack holds
+    about five nested ones, so chains are flattened instead of nested.
+    """
+    chain = _datetime_chain(node)
+    if chain is None or len(chain[1]) < 2:
+        return node.as_sql(compiler, connection)  # type: ignore[no-any-return]
+    base, deltas = chain
+    base_sql, base_params = compiler.compile(base)
+    params = list(base_params)
+    terms = []
+    for sign, delta in deltas:
+        sql, delta_params = compiler.compile(delta)
+        terms.append(f"{sign} ({sql})")
+        params.extend(delta_params)
+    total = "0 " + " ".join(terms)
+    sql = connection.ops.combine_duration_expression("+", [base_sql, f"({total})"])
+    return f"({sql})", tuple(params)
+
+
 def _unsupported(name: str, why: str) -> Rewrite:
     def rewrite(compiler: Any, connection: Any, node: Any) -> SQL:
         raise NotSupportedError(
@@ -230,6 +284,7 @@ REWRITES: dict[type, Rewrite] = {
     functions.Log: _log,
     functions.Mod: _mod,
     lookups.IRegex: _iregex,
+    DurationExpression: _duration_chain,
     aggregates.StdDev: _variance("STDDEV", root=True),
     aggregates.Variance: _variance("VARIANCE", root=False),
     functions.MD5: _unsupported("MD5", _NO_HASH),

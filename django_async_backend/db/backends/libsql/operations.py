@@ -24,7 +24,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError
 
 # Through base: importing sqlite3.operations first is a circular import.
 from django.db.backends.sqlite3.base import DatabaseOperations as SQLiteOperations
@@ -80,6 +80,15 @@ def microseconds_suffix(value: str, dot: int) -> str:
         f"CASE WHEN substr({value}, {dot}, 1) = '.' AND {digits} <> '000000' "
         f"THEN '.' || {digits} ELSE '' END"
     )
+
+
+def _unsupported_lookup(lookup_type: str) -> OperationalError:
+    """The error for an unknown lookup name, raised when the query compiles.
+
+    Django's SQLite backend fails the same call at execution, as an
+    ``OperationalError`` (its Python function raised ``ValueError``).
+    """
+    return OperationalError(f"Unsupported lookup type: {lookup_type!r}")
 
 
 # Seconds from 0001-01-01 to the Unix epoch: keeps microsecond totals
@@ -173,7 +182,7 @@ class DatabaseOperations(SQLiteOperations):
             try:
                 template = self._EXTRACTS[lookup]
             except KeyError:
-                raise ValueError(f"Unsupported lookup type: {lookup_type!r}") from None
+                raise _unsupported_lookup(lookup_type) from None
         return self._expression(f"({template})", sql, params, shift)
 
     def date_extract_sql(
@@ -206,7 +215,7 @@ class DatabaseOperations(SQLiteOperations):
                 f"ELSE {parts[lookup]} END"
             )
         else:
-            raise ValueError(f"Unsupported lookup type: {lookup_type!r}")
+            raise _unsupported_lookup(lookup_type)
         return render(f"({template})", v=(sql, params))
 
     # -- truncation ---------------------------------------------------------
@@ -262,7 +271,7 @@ class DatabaseOperations(SQLiteOperations):
         elif lookup in self._TIME_TRUNCS:
             template = f"strftime('%%Y-%%m-%%d ', {{l}}) || {self._TIME_TRUNCS[lookup]}"
         else:
-            raise ValueError(f"Unsupported lookup type: {lookup_type!r}")
+            raise _unsupported_lookup(lookup_type)
         return self._expression(template, sql, params, self._shift(tzname))
 
     @staticmethod
@@ -270,7 +279,7 @@ class DatabaseOperations(SQLiteOperations):
         try:
             return table[lookup_type.lower()]
         except KeyError:
-            raise ValueError(f"Unsupported lookup type: {lookup_type!r}") from None
+            raise _unsupported_lookup(lookup_type) from None
 
     # -- casts --------------------------------------------------------------
 

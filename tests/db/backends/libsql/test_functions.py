@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from django.db import NotSupportedError
+from django.db import NotSupportedError, OperationalError
 from django.db.models import FloatField, Value, aggregates, functions
 from django.db.models.expressions import CombinedExpression, RawSQL
 from django.db.models.sql import Query
@@ -450,3 +450,18 @@ def test_database_time_zone(server: Sqld, db_zone: str) -> None:
     finally:
         stock.close()
         remote.close()
+
+
+def test_unknown_lookup_type_is_an_operational_error(stock: Any, remote: Any) -> None:
+    """Like stock SQLite (its Python function raises), never SQL injection."""
+    lookup = "year', %s)) OR 1=1;--"
+    with pytest.raises(OperationalError):
+        _select(
+            stock,
+            *stock.ops.datetime_trunc_sql(lookup, "%s", ("2020-01-01 00:00:00",), None),
+        )
+    for method in ("datetime_trunc_sql", "datetime_extract_sql"):
+        with pytest.raises(OperationalError, match="Unsupported lookup type"):
+            getattr(remote.ops, method)(lookup, "%s", ("x",), None)
+    with pytest.raises(OperationalError, match="Unsupported lookup type"):
+        remote.ops.date_trunc_sql(lookup, "%s", ("x",))

@@ -355,3 +355,16 @@ def test_sql_flush_cascade_follows_foreign_keys(remote: Any) -> None:
         'DELETE FROM "flush_b";',
         'DELETE FROM "flush_c";',
     ]
+
+
+def test_chained_duration_arithmetic(stock: Any, remote: Any) -> None:
+    """Ten steps of datetime ± duration: one flattened sum, not ten nested
+    subqueries (SQLite's parser stack holds about five)."""
+    expression: Any = F("at")
+    for step in range(10):
+        delta = datetime.timedelta(seconds=-30 * step, microseconds=7)
+        expression = expression + delta if step % 2 else expression - F("span")
+    queryset = Moment.objects.order_by("pk").values_list(
+        ExpressionWrapper(expression, output_field=models.DateTimeField())
+    )
+    _assert_same(stock, remote, queryset)
