@@ -246,7 +246,7 @@ def _duration_chain(compiler: Any, connection: Any, node: Any) -> SQL:
     """
     chain = _datetime_chain(node)
     if chain is None or len(chain[1]) < 2:
-        return node.as_sql(compiler, connection)  # type: ignore[no-any-return]
+        return node.as_sql(compiler, connection)
     base, deltas = chain
     base_sql, base_params = compiler.compile(base)
     params = list(base_params)
