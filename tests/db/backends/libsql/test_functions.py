@@ -465,3 +465,21 @@ def test_unknown_lookup_type_is_an_operational_error(stock: Any, remote: Any) ->
             getattr(remote.ops, method)(lookup, "%s", ("x",), None)
     with pytest.raises(OperationalError, match="Unsupported lookup type"):
         remote.ops.date_trunc_sql(lookup, "%s", ("x",))
+
+
+@pytest.mark.skipif(not hasattr(functions, "UUID4"), reason="Django 6.x")
+def test_django6_uuid4_any_value_and_bit_aggregates(remote: Any) -> None:
+    import uuid
+
+    values = {_select(remote, *_compile(remote, functions.UUID4())) for _ in range(20)}
+    assert len(values) == 20
+    for value in values:
+        assert uuid.UUID(hex=value).version == 4 and len(value) == 32
+        assert uuid.UUID(hex=value).variant == uuid.RFC_4122
+    column = RawSQL("x", (), output_field=FloatField())
+    sql, params = _compile(remote, aggregates.AnyValue(column))
+    assert _select(remote, f"{sql} FROM (SELECT 3 AS x)", params) == 3
+    for name in ("BitAnd", "BitOr", "BitXor"):
+        expression = getattr(aggregates, name)(column)
+        with pytest.raises(NotSupportedError, match=r"BIT_(AND|OR|XOR)\(\)"):
+            _compile(remote, expression)
