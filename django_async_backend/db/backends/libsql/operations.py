@@ -14,6 +14,23 @@ so its SQL and parameters are repeated, keeping the parameters in order.
 Fractional seconds are cut off before SQLite's date functions see a value,
 because SQLite rounds them to milliseconds (``23:59:59.9999`` becomes the next
 second) where Python truncates.
+
+Limits (each tested in ``tests/db/backends/libsql/test_functions.py`` and
+``test_operations.py`` against Django's own Python functions):
+
+* Time zones: any ``zoneinfo`` zone, as a table of its UTC offsets from
+  1800 to 2100 (``timezones.py``); DST rules past 2100 are not applied.
+* ``__regex``/``__iregex`` run on the server's ``regexp`` (SQLite's
+  ``ext/misc/regexp.c``), not Python's ``re``: no backreferences,
+  lookarounds or inline flags (the server reports the pattern's error);
+  ``__iregex`` is translated into case classes (``compiler.py``).
+* ``MD5``, ``SHA1`` ... ``SHA512`` and Django 6's bit aggregates raise
+  ``NotSupportedError`` when the query is compiled: the server has none.
+* ``Power`` of two integers is a float (the server's ``power()``), where
+  Python's ``**`` gives an int; they compare equal.
+* A chain of ``DateField`` ± duration steps (each floors to whole days)
+  nests one subquery per step; SQLite's parser takes about five.
+  Datetime chains are flattened and have no such limit.
 """
 
 from __future__ import annotations
