@@ -36,7 +36,8 @@ __all__ = [
 ]
 
 SQL = tuple[str, tuple[Any, ...]]
-Rewrite = Callable[[Any, Any, Any], SQL]
+Rewrite = Callable[[Any, Any, Any], SQL | None]
+"""``(compiler, connection, node)`` → SQL, or None for Django's own."""
 
 
 def _arguments(compiler: Any, node: Any) -> list[tuple[str, list[Any]]]:
@@ -238,7 +239,7 @@ def _datetime_chain(node: Any) -> tuple[Any, list[tuple[str, Any]]] | None:
     return inner[0], [*inner[1], (node.connector, delta)]
 
 
-def _duration_chain(compiler: Any, connection: Any, node: Any) -> SQL:
+def _duration_chain(compiler: Any, connection: Any, node: Any) -> SQL | None:
     """A chain of datetime ± duration as one addition of summed durations.
 
     Each step of the native SQL is a subquery; SQLite's parser stack holds
@@ -246,7 +247,7 @@ def _duration_chain(compiler: Any, connection: Any, node: Any) -> SQL:
     """
     chain = _datetime_chain(node)
     if chain is None or len(chain[1]) < 2:
-        return node.as_sql(compiler, connection)
+        return None  # Django's as_sqlite(), with its operand checks.
     base, deltas = chain
     base_sql, base_params = compiler.compile(base)
     params = list(base_params)
@@ -326,7 +327,9 @@ class SQLCompiler(django_compiler.SQLCompiler):
     def compile(self, node: Any) -> Any:
         rewrite = rewrite_for(node)
         if rewrite is not None:
-            return rewrite(self, self.connection, node)
+            result = rewrite(self, self.connection, node)
+            if result is not None:
+                return result
         return super().compile(node)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from django.core.management.color import no_style
-from django.db import NotSupportedError, models
+from django.db import DatabaseError, NotSupportedError, models
 from django.db.models import F, Value, functions
 from django.db.models.aggregates import Count, StdDev, Variance
 from django.db.models.expressions import ExpressionWrapper
@@ -368,3 +368,10 @@ def test_chained_duration_arithmetic(stock: Any, remote: Any) -> None:
         ExpressionWrapper(expression, output_field=models.DateTimeField())
     )
     _assert_same(stock, remote, queryset)
+
+
+def test_datetime_times_duration_is_a_database_error(remote: Any) -> None:
+    """Django's own operand check (DurationExpression.as_sqlite) still runs."""
+    queryset = Moment.objects.filter(at=F("at") * datetime.timedelta(0))
+    with pytest.raises(DatabaseError, match="Invalid arguments for operator"):
+        queryset.query.get_compiler(connection=remote).as_sql()
