@@ -25,6 +25,7 @@ from typing import Any
 
 from .contenders import CONTENDERS
 from .e2e.report import e2e_plot, e2e_section, e2e_targets
+from .libsql.report import existing_block
 from .workloads import WORKLOADS
 
 HERE = Path(__file__).resolve().parent
@@ -476,6 +477,12 @@ def write(raw: dict[str, Any], out: Path) -> None:
     notes = out / "profile.md"
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]
+    # The libSQL section (benchmarks/libsql/report.py) has a run of its own:
+    # keep it.
+    previous = out / "RESULTS.md"
+    block = existing_block(previous.read_text()) if previous.exists() else None
+    if block:
+        lines += [block]
     (out / "RESULTS.md").write_text("\n".join(lines))
     plots(cells, concurrencies, out / "plots")
     e2e_plot(e2e, out / "plots")

@@ -202,8 +202,13 @@ def run_pass(
     timeout: float,
     native: bool = False,
     progress_every: float = 15.0,
+    postgresql: bool = True,
 ) -> PassResult:
-    """Run ``runtests.py`` with ``tests_django.settings.<name>``."""
+    """Run ``runtests.py`` with ``tests_django.settings.<name>``.
+
+    ``postgresql=False`` (the SQLite and libSQL passes): no test databases to
+    drop on the PostgreSQL server afterwards.
+    """
     work = WORK / name
     work.mkdir(parents=True, exist_ok=True)
     for stale in [*work.glob("*.jsonl"), *work.glob("pass.json")]:
@@ -269,7 +274,7 @@ def run_pass(
                 )
     result.seconds = time.monotonic() - started
     reader.read()
-    dropped = drop_leftover_databases(name)
+    dropped = drop_leftover_databases(name) if postgresql else []
     if dropped:
         print(f"[{name}] dropped leftover databases: {', '.join(dropped)}")
     _read_hops(work, result)

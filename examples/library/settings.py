@@ -1,8 +1,9 @@
 """Settings of the example project: a library catalogue served over ASGI.
 
-The database is ``DATABASE_URL`` when set (``postgresql://...`` or
-``sqlite:///...``), else an SQLite file in ``examples/var/``: nothing to
-configure to try it.
+The database is ``DATABASE_URL`` when set (``postgresql://...``,
+``sqlite:///...`` or a libSQL server, ``libsql://host:port?authToken=...``),
+else an SQLite file in ``examples/var/``: nothing to configure to try it.
+``scripts/example --libsql`` starts a sqld and sets ``DATABASE_URL`` to it.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # by the ASGI lifespan handler (library/asgi.py).
     DATABASES["default"]["OPTIONS"].setdefault("pool", {"min_size": 2, "max_size": 10})
 else:
-    # SQLite: keep a finished request's connection (and its thread) for the
-    # next one instead of opening a new one per request.
+    # SQLite and libSQL: keep a finished request's connection (a worker
+    # thread, or a kept-alive HTTP connection to the server) for the next one
+    # instead of opening a new one per request.
     DATABASES["default"]["CONN_MAX_AGE"] = 60
 
 USE_TZ = True

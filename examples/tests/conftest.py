@@ -7,7 +7,10 @@ subprocess, once per test module and database:
 * ``postgresql``: a database of its own on the server the environment names
   (``DATABASE_URL=postgresql://...`` or the ``PG*`` variables), created by
   ``manage.py prepare`` and dropped afterwards. Skipped, saying why, when no
-  server answers.
+  server answers;
+* ``libsql``: our libSQL ENGINE in remote mode on a sqld started for the
+  module (``tests/sqld.py``, a fresh database), ``DATABASE_URL=libsql://...``.
+  Skipped when sqld is not installed (``scripts/sqld --install``).
 
 Each run prepares its database exactly as ``scripts/example`` does
 (``manage.py prepare``: migrate, load the sample catalogue).
@@ -90,13 +93,14 @@ def example_env(database_url: str) -> dict[str, str]:
         DATABASE_URL=database_url,
         DJANGO_SETTINGS_MODULE="library.settings",
         EXAMPLE_DEBUG="0",
-        PYTHONPATH=str(EXAMPLES),
+        # This checkout's package, whatever the virtualenv has installed.
+        PYTHONPATH=os.pathsep.join([str(EXAMPLES), str(EXAMPLES.parent)]),
     )
 
 
 @dataclass
 class Database:
-    vendor: str  # "sqlite" or "postgresql"
+    vendor: str  # "sqlite" (SQLite and libSQL) or "postgresql"
     url: str
 
     @property
@@ -104,7 +108,7 @@ class Database:
         return example_env(self.url)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "libsql"])
 def database(request, tmp_path_factory) -> Iterator[Database]:
     """A database prepared as ``scripts/example`` prepares it."""
     if request.param == "sqlite":
@@ -112,6 +116,17 @@ def database(request, tmp_path_factory) -> Iterator[Database]:
         database = Database("sqlite", f"sqlite:///{directory / 'library.sqlite3'}")
         run_manage(database.env, "prepare")
         yield database
+        return
+    if request.param == "libsql":
+        from tests.sqld import Sqld, sqld_binary
+
+        if sqld_binary() is None:
+            pytest.skip("sqld is not installed (scripts/sqld --install)")
+        with Sqld() as sqld:
+            # The libSQL wrapper speaks SQLite's dialect: its vendor is "sqlite".
+            database = Database("sqlite", sqld.libsql_url)
+            run_manage(database.env, "prepare")
+            yield database
         return
     prefix = os.environ.get("PGDATABASE") or "django_async_backend"
     url = postgresql_url(f"{prefix}_example_{uuid.uuid4().hex[:8]}")

@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import FieldError
 from django.db import NotSupportedError
-from django.db.models import aggregates, functions
+from django.db.models import aggregates, functions, lookups
+from django.db.models.expressions import DurationExpression
 from django.db.models.sql import compiler as django_compiler
 
 from .operations import render
@@ -34,7 +36,8 @@ __all__ = [
 ]
 
 SQL = tuple[str, tuple[Any, ...]]
-Rewrite = Callable[[Any, Any, Any], SQL]
+Rewrite = Callable[[Any, Any, Any], SQL | None]
+"""``(compiler, connection, node)`` → SQL, or None for Django's own."""
 
 
 def _arguments(compiler: Any, node: Any) -> list[tuple[str, list[Any]]]:
@@ -135,6 +138,129 @@ def _uuid4(compiler: Any, connection: Any, node: Any) -> SQL:
     ), ()
 
 
+def _both_cases(char: str) -> str:
+    variants = [char]
+    for other in (char.lower(), char.upper()):
+        if len(other) == 1 and other not in variants:
+            variants.append(other)
+    return "".join(variants)
+
+
+def caseless_pattern(pattern: str) -> str:
+    """``pattern`` matching both cases of each letter, without ``(?i)``.
+
+    The server's ``regexp`` (SQLite's ``ext/misc/regexp.c``) has no flags:
+    each literal letter becomes a class of its cases, and each letter or
+    letter range inside a class gains the other case. Escapes are kept.
+    """
+    out: list[str] = []
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if not in_class:
+            if char == "[":
+                in_class = True
+                out.append(char)
+                index += 1
+                if pattern[index : index + 1] == "^":
+                    out.append("^")
+                    index += 1
+                if pattern[index : index + 1] == "]":
+                    out.append("]")
+                    index += 1
+                continue
+            variants = _both_cases(char)
+            out.append(f"[{variants}]" if len(variants) > 1 else char)
+        elif char == "]":
+            in_class = False
+            out.append(char)
+        elif (
+            pattern[index + 1 : index + 2] == "-"
+            and index + 2 < len(pattern)
+            and (pattern[index + 2] != "]")
+        ):
+            low, high = char, pattern[index + 2]
+            out.append(f"{low}-{high}")
+            if low.isalpha() and high.isalpha() and low.islower() == high.islower():
+                swapped_low, swapped_high = low.swapcase(), high.swapcase()
+                if len(swapped_low) == len(swapped_high) == 1:
+                    out.append(f"{swapped_low}-{swapped_high}")
+            index += 3
+            continue
+        else:
+            out.append(_both_cases(char))
+        index += 1
+    return "".join(out)
+
+
+def _iregex(compiler: Any, connection: Any, node: Any) -> SQL:
+    lhs, lhs_params = node.process_lhs(compiler, connection)
+    rhs, rhs_params = node.process_rhs(compiler, connection)
+    if rhs != "%s" or len(rhs_params) != 1 or not isinstance(rhs_params[0], str):
+        raise NotSupportedError(
+            "iregex with a pattern computed in SQL is not supported on libSQL: "
+            "its regexp() has no case-insensitive flag. Pass the pattern as a "
+            "value."
+        )
+    return f"{lhs} REGEXP %s", (*lhs_params, caseless_pattern(rhs_params[0]))
+
+
+def _internal_type(expression: Any) -> str | None:
+    try:
+        return str(expression.output_field.get_internal_type())
+    except (AttributeError, FieldError):
+        return None
+
+
+def _datetime_chain(node: Any) -> tuple[Any, list[tuple[str, Any]]] | None:
+    """``((dt + d1) - d2) + d3`` as ``(dt, [("+", d1), ("-", d2), ("+", d3)])``.
+
+    Only for datetimes ± durations, where Python's step-by-step result
+    equals one sum of microseconds (dates floor at each step: not those).
+    """
+    if not isinstance(node, DurationExpression) or node.connector not in "+-":
+        return None
+    if _internal_type(node) != "DateTimeField":
+        return None
+    lhs_type, rhs_type = _internal_type(node.lhs), _internal_type(node.rhs)
+    if lhs_type == "DurationField" and node.connector == "+":
+        base, delta = node.rhs, node.lhs
+    elif rhs_type == "DurationField":
+        base, delta = node.lhs, node.rhs
+    else:
+        return None
+    inner = _datetime_chain(base)
+    if inner is None:
+        return base, [(node.connector, delta)]
+    return inner[0], [*inner[1], (node.connector, delta)]
+
+
+def _duration_chain(compiler: Any, connection: Any, node: Any) -> SQL | None:
+    """A chain of datetime ± duration as one addition of summed durations.
+
+    Each step of the native SQL is a subquery; SQLite's parser stack holds
+    about five nested ones, so chains are flattened instead of nested.
+    """
+    chain = _datetime_chain(node)
+    if chain is None or len(chain[1]) < 2:
+        return None  # Django's as_sqlite(), with its operand checks.
+    base, deltas = chain
+    base_sql, base_params = compiler.compile(base)
+    params = list(base_params)
+    terms = []
+    for sign, delta in deltas:
+        sql, delta_params = compiler.compile(delta)
+        terms.append(f"{sign} ({sql})")
+        params.extend(delta_params)
+    total = "0 " + " ".join(terms)
+    sql = connection.ops.combine_duration_expression("+", [base_sql, f"({total})"])
+    return f"({sql})", tuple(params)
+
+
 def _unsupported(name: str, why: str) -> Rewrite:
     def rewrite(compiler: Any, connection: Any, node: Any) -> SQL:
         raise NotSupportedError(
@@ -158,6 +284,8 @@ REWRITES: dict[type, Rewrite] = {
     functions.Random: _random,
     functions.Log: _log,
     functions.Mod: _mod,
+    lookups.IRegex: _iregex,
+    DurationExpression: _duration_chain,
     aggregates.StdDev: _variance("STDDEV", root=True),
     aggregates.Variance: _variance("VARIANCE", root=False),
     functions.MD5: _unsupported("MD5", _NO_HASH),
@@ -199,7 +327,9 @@ class SQLCompiler(django_compiler.SQLCompiler):
     def compile(self, node: Any) -> Any:
         rewrite = rewrite_for(node)
         if rewrite is not None:
-            return rewrite(self, self.connection, node)
+            result = rewrite(self, self.connection, node)
+            if result is not None:
+                return result
         return super().compile(node)
 
 

@@ -14,19 +14,37 @@ so its SQL and parameters are repeated, keeping the parameters in order.
 Fractional seconds are cut off before SQLite's date functions see a value,
 because SQLite rounds them to milliseconds (``23:59:59.9999`` becomes the next
 second) where Python truncates.
+
+Limits (each tested in ``tests/db/backends/libsql/test_functions.py`` and
+``test_operations.py`` against Django's own Python functions):
+
+* Time zones: any ``zoneinfo`` zone, as a table of its UTC offsets from
+  1800 to 2100 (``timezones.py``); DST rules past 2100 are not applied.
+* ``__regex``/``__iregex`` run on the server's ``regexp`` (SQLite's
+  ``ext/misc/regexp.c``), not Python's ``re``: no backreferences,
+  lookarounds or inline flags (the server reports the pattern's error);
+  ``__iregex`` is translated into case classes (``compiler.py``).
+* ``MD5``, ``SHA1`` ... ``SHA512`` and Django 6's bit aggregates raise
+  ``NotSupportedError`` when the query is compiled: the server has none.
+* ``Power`` of two integers is a float (the server's ``power()``), where
+  Python's ``**`` gives an int; they compare equal.
+* A chain of ``DateField`` ± duration steps (each floors to whole days)
+  nests one subquery per step; SQLite's parser takes about five.
+  Datetime chains are flattened and have no such limit.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cached_property, lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
-from django.db.backends.sqlite3.operations import (
-    DatabaseOperations as SQLiteOperations,
-)
+from django.db import DatabaseError, OperationalError
+
+# Through base: importing sqlite3.operations first is a circular import.
+from django.db.backends.sqlite3.base import DatabaseOperations as SQLiteOperations
 
 from .timezones import Shift, plan_shift, shifted_sql
 
@@ -81,6 +99,15 @@ def microseconds_suffix(value: str, dot: int) -> str:
     )
 
 
+def _unsupported_lookup(lookup_type: str) -> OperationalError:
+    """The error for an unknown lookup name, raised when the query compiles.
+
+    Django's SQLite backend fails the same call at execution, as an
+    ``OperationalError`` (its Python function raised ``ValueError``).
+    """
+    return OperationalError(f"Unsupported lookup type: {lookup_type!r}")
+
+
 # Seconds from 0001-01-01 to the Unix epoch: keeps microsecond totals
 # positive, so SQLite's truncating division floors.
 _EPOCH_SHIFT = 62135596800
@@ -90,6 +117,35 @@ class DatabaseOperations(SQLiteOperations):
     """Django's SQLite operations, with SQL a libSQL server can run."""
 
     compiler_module = "django_async_backend.db.backends.libsql.compiler"
+
+    # -- flush --------------------------------------------------------------
+
+    def _referencing_tables(self, table_name: str) -> list[str]:
+        """``table_name`` and the tables referencing it, transitively.
+
+        Django finds them with ``REGEXP '(?i)...'`` over ``sqlite_master``;
+        the server's ``regexp`` has no ``(?i)`` flag, so read the foreign
+        keys themselves (``pragma_foreign_key_list``).
+        """
+        query = """
+        WITH RECURSIVE tables(name) AS (
+            SELECT %s
+            UNION
+            SELECT master.name
+            FROM sqlite_master AS master
+            JOIN tables ON master.type = 'table' AND EXISTS (
+                SELECT 1 FROM pragma_foreign_key_list(master.name) AS fk
+                WHERE fk."table" = tables.name COLLATE NOCASE
+            )
+        ) SELECT name FROM tables
+        """
+        with self.connection.cursor() as cursor:
+            cursor.execute(query, (table_name,))
+            return [row[0] for row in cursor.fetchall()]
+
+    @cached_property
+    def _references_graph(self) -> Callable[[str], list[str]]:
+        return lru_cache(maxsize=512)(self._referencing_tables)
 
     # -- time zones ---------------------------------------------------------
 
@@ -143,7 +199,7 @@ class DatabaseOperations(SQLiteOperations):
             try:
                 template = self._EXTRACTS[lookup]
             except KeyError:
-                raise ValueError(f"Unsupported lookup type: {lookup_type!r}") from None
+                raise _unsupported_lookup(lookup_type) from None
         return self._expression(f"({template})", sql, params, shift)
 
     def date_extract_sql(
@@ -176,7 +232,7 @@ class DatabaseOperations(SQLiteOperations):
                 f"ELSE {parts[lookup]} END"
             )
         else:
-            raise ValueError(f"Unsupported lookup type: {lookup_type!r}")
+            raise _unsupported_lookup(lookup_type)
         return render(f"({template})", v=(sql, params))
 
     # -- truncation ---------------------------------------------------------
@@ -232,7 +288,7 @@ class DatabaseOperations(SQLiteOperations):
         elif lookup in self._TIME_TRUNCS:
             template = f"strftime('%%Y-%%m-%%d ', {{l}}) || {self._TIME_TRUNCS[lookup]}"
         else:
-            raise ValueError(f"Unsupported lookup type: {lookup_type!r}")
+            raise _unsupported_lookup(lookup_type)
         return self._expression(template, sql, params, self._shift(tzname))
 
     @staticmethod
@@ -240,7 +296,7 @@ class DatabaseOperations(SQLiteOperations):
         try:
             return table[lookup_type.lower()]
         except KeyError:
-            raise ValueError(f"Unsupported lookup type: {lookup_type!r}") from None
+            raise _unsupported_lookup(lookup_type) from None
 
     # -- casts --------------------------------------------------------------
 
@@ -284,22 +340,31 @@ class DatabaseOperations(SQLiteOperations):
                 f"ELSE {self._add_microseconds('a', 'b')} END"
             )
         else:
-            expression = self._add_microseconds("a", "-b")
-        return f"(SELECT {expression} FROM (SELECT ({lhs}) AS a, ({rhs}) AS b))"
+            expression = self._add_microseconds("a", "b", "-")
+        # lhs and rhs are not parenthesised again: nesting depth is what
+        # limits chained arithmetic (SQLite's parser stack).
+        return f"(SELECT {expression} FROM (SELECT {lhs} AS a, {rhs} AS b))"
 
     @staticmethod
-    def _add_microseconds(value: str, delta: str) -> str:
-        """``str(typecast_timestamp(value) + timedelta(microseconds=delta))``."""
+    def _add_microseconds(value: str, delta: str, sign: str = "+") -> str:
+        """``str(typecast_timestamp(value) ± timedelta(microseconds=delta))``.
+
+        A date moves by whole days, by the ``days`` of the normalised
+        timedelta (floored), as Python's ``date ± timedelta`` does.
+        """
         total = (
             f"((unixepoch(substr({value}, 1, 19)) + {_EPOCH_SHIFT}) * 1000000 "
-            f"+ {fraction_us(value, 20)} + ({delta}))"
+            f"+ {fraction_us(value, 20)} {sign} ({delta}))"
         )
         seconds = f"({total} / 1000000 - {_EPOCH_SHIFT})"
         micro = f"({total} %% 1000000)"
+        day = 86_400_000_000
+        days = f"(({delta}) - ((({delta}) %% {day}) + {day}) %% {day}) / {day}"
         return (
             f"CASE WHEN {value} IS NULL OR {delta} IS NULL "
             f"OR unixepoch(substr({value}, 1, 19)) IS NULL THEN NULL "
-            f"WHEN instr({value}, ' ') = 0 THEN date({seconds}, 'unixepoch') "
+            f"WHEN instr({value}, ' ') = 0 THEN "
+            f"date({value}, ({sign}{days}) || ' days') "
             f"ELSE datetime({seconds}, 'unixepoch') || CASE WHEN {micro} = 0 "
             f"THEN '' ELSE printf('.%%06d', {micro}) END END"
         )

@@ -1,7 +1,8 @@
 """``manage.py prepare``: everything the example needs before it serves.
 
 Creates the database if it is missing (the SQLite file and its directory, or
-the PostgreSQL database named in ``DATABASE_URL``), applies the migrations and
+the PostgreSQL database named in ``DATABASE_URL``; a libSQL server's database
+exists already), applies the migrations and
 loads the sample catalogue into an empty database. Safe to run every time.
 """
 
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         settings_dict = connections["default"].settings_dict
         if settings_dict["ENGINE"].endswith("postgresql"):
             self.create_postgresql_database(settings_dict)
-        elif settings_dict["NAME"] != ":memory:":
+        elif settings_dict["NAME"] != ":memory:" and "://" not in settings_dict["NAME"]:
             Path(settings_dict["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         call_command("migrate", verbosity=0, interactive=False)
         created = sample_data.load()

@@ -1,0 +1,1 @@
+"""The conformance checks' models (``benchmarks.libsql.checks``), with a migration."""
