@@ -32,14 +32,10 @@ class DatabaseFeatures(SQLiteFeatures):
         skips: dict[str, set[str]] = dict(super().django_test_skips)
         skips.update(
             {
-                "sqld refuses temporary tables, ATTACH and VACUUM": {
-                    "backends.sqlite.tests.LastExecutedQueryTest",
+                "test databases on a libSQL server are namespaces (or the "
+                "database itself, emptied), not files": {
                     "backends.sqlite.test_creation.TestDbSignatureTests",
                     "test_runner.tests.SQLiteInMemoryTestDbs",
-                },
-                "sqld refuses PRAGMA assignments other than foreign_keys, "
-                "defer_foreign_keys and user_version": {
-                    "backends.sqlite.tests.ThreadSharing",
                 },
             }
         )

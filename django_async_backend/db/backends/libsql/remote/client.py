@@ -204,6 +204,30 @@ class ClientCore:
         )
         return sqlite3.OperationalError(self.lost)
 
+    def v2_fallback(self, plan: Plan, response: Response) -> bool:
+        """Whether a 404 says the server has no ``/v3`` (then use ``/v2``)."""
+        if response.status != 404 or self.version != 3 or plan.on_stream:
+            return False
+        if b"amespace" in response.body:
+            return False  # sqld: "Namespace `x` doesn't exist"
+        self.version = 2
+        return True
+
+    def transient(self, plan: Plan, response: Response) -> bool:
+        """Whether an autocommit request may be retried after ``response``:
+        a gateway error, or sqld starting up (its namespaces load after
+        ``/health`` answers, and meanwhile it says they don't exist)."""
+        if plan.on_stream:
+            return False
+        if response.status in (502, 503, 504):
+            return True
+        return response.status == 404 and b"amespace" in response.body
+
+    @staticmethod
+    def describe(response: Response) -> str:
+        body = response.body.decode("utf-8", "replace")[:200]
+        return f"HTTP {response.status}: {body}"
+
     def http_error(self, plan: Plan, response: Response) -> sqlite3.Error:
         """The exception for a non-200 response (the stream is gone)."""
         if response.status in (401, 403):
@@ -392,16 +416,15 @@ class AsyncClient(ClientCore):
                     await asyncio.sleep(self.retry_delay(plan, exc, deadline, attempt))
                     attempt += 1
                     continue
-                if response.status == 404 and self.version == 3 and not plan.on_stream:
-                    self.version = 2
+                if self.v2_fallback(plan, response):
                     plan = make_plan()
                     continue
-                if response.status in (502, 503, 504) and not plan.on_stream:
+                if self.transient(plan, response):
                     await asyncio.sleep(
                         self.retry_delay(
                             plan,
                             ConnectionLost(
-                                f"HTTP {response.status}", maybe_processed=False
+                                self.describe(response), maybe_processed=False
                             ),
                             deadline,
                             attempt,
@@ -532,16 +555,15 @@ class Client(ClientCore):
                     time.sleep(self.retry_delay(plan, exc, deadline, attempt))
                     attempt += 1
                     continue
-                if response.status == 404 and self.version == 3 and not plan.on_stream:
-                    self.version = 2
+                if self.v2_fallback(plan, response):
                     plan = make_plan()
                     continue
-                if response.status in (502, 503, 504) and not plan.on_stream:
+                if self.transient(plan, response):
                     time.sleep(
                         self.retry_delay(
                             plan,
                             ConnectionLost(
-                                f"HTTP {response.status}", maybe_processed=False
+                                self.describe(response), maybe_processed=False
                             ),
                             deadline,
                             attempt,

@@ -1,0 +1,219 @@
+"""SQL compilers that rewrite expressions named after Django's Python functions.
+
+Django's SQLite backend registers ``LPAD``, ``REPEAT``, ``MD5``, ``RAND``,
+``STDDEV_POP`` ... as Python functions, and its expressions (``LPad``,
+``Repeat``, ``MD5``, ``Random``, ``StdDev`` ...) emit calls to them. A libSQL
+server has none of them. Django's ``SQLCompiler.compile()`` is the one place
+every expression passes through, so these compilers consult ``REWRITES``
+(expression class → native SQL) before Django's own ``as_sqlite``/``as_sql``;
+no Django class is patched. Where the server has no equivalent at all
+(``MD5``, ``SHA1`` ... ``SHA512``, the bit aggregates) the rewrite raises
+``NotSupportedError`` naming the function, when the query is compiled.
+
+``DatabaseOperations.compiler_module`` points here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import NotSupportedError
+from django.db.models import aggregates, functions
+from django.db.models.sql import compiler as django_compiler
+
+from .operations import render
+
+__all__ = [
+    "REWRITES",
+    "SQLAggregateCompiler",
+    "SQLCompiler",
+    "SQLDeleteCompiler",
+    "SQLInsertCompiler",
+    "SQLUpdateCompiler",
+]
+
+SQL = tuple[str, tuple[Any, ...]]
+Rewrite = Callable[[Any, Any, Any], SQL]
+
+
+def _arguments(compiler: Any, node: Any) -> list[tuple[str, list[Any]]]:
+    return [compiler.compile(source) for source in node.get_source_expressions()]
+
+
+def _repeat_sql(text: str, count: str) -> str:
+    """``text * count`` in SQL: ``count`` zero bytes, each replaced by text."""
+    return f"replace(hex(zeroblob(max({count}, 0))), '00', {text})"
+
+
+def _lpad(compiler: Any, connection: Any, node: Any) -> SQL:
+    text, length, fill = _arguments(compiler, node)
+    # Python: text[:length] when long enough, else (fill * length)[:delta] + text.
+    template = (
+        "CASE WHEN {t} IS NULL OR {n} IS NULL OR {f} IS NULL THEN NULL "
+        "WHEN length({t}) >= {n} THEN substr({t}, 1, {n}) "
+        f"ELSE substr({_repeat_sql('{f}', '{n}')}, 1, {{n}} - length({{t}})) "
+        "|| {t} END"
+    )
+    return render(template, t=text, n=length, f=fill)
+
+
+def _rpad(compiler: Any, connection: Any, node: Any) -> SQL:
+    text, length, fill = _arguments(compiler, node)
+    # Python: (text + fill * length)[:length].
+    template = (
+        "CASE WHEN {t} IS NULL OR {n} IS NULL OR {f} IS NULL THEN NULL "
+        f"ELSE substr({{t}} || {_repeat_sql('{f}', '{n}')}, 1, {{n}}) END"
+    )
+    return render(template, t=text, n=length, f=fill)
+
+
+def _repeat(compiler: Any, connection: Any, node: Any) -> SQL:
+    text, count = _arguments(compiler, node)
+    template = (
+        "CASE WHEN {t} IS NULL OR {n} IS NULL THEN NULL "
+        f"ELSE {_repeat_sql('{t}', '{n}')} END"
+    )
+    return render(template, t=text, n=count)
+
+
+def _random(compiler: Any, connection: Any, node: Any) -> SQL:
+    # random() is a signed 64-bit integer; 53 of its bits make a float in
+    # [0, 1) like Python's random.random().
+    return "(((random() >> 11) & 9007199254740991) / 9007199254740992.0)", ()
+
+
+def _log(compiler: Any, connection: Any, node: Any) -> SQL:
+    base, value = _arguments(compiler, node)
+    return render("(ln({x}) / ln({b}))", x=value, b=base)
+
+
+def _mod(compiler: Any, connection: Any, node: Any) -> SQL:
+    # math.fmod: the remainder with the sign of the dividend, as a float.
+    lhs, rhs = _arguments(compiler, node)
+    template = "CAST({x} AS REAL) - {y} * CAST(CAST({x} AS REAL) / {y} AS INTEGER)"
+    return render(template, x=lhs, y=rhs)
+
+
+def _variance(function: str, *, root: bool) -> Callable[..., Any]:
+    def rewrite(compiler: Any, connection: Any, node: Any) -> SQL:
+        # The server's variance() and stdev() are the sample ones; the
+        # population variance is the sample one times (n - 1) / n.
+        sample = node.function in ("VAR_SAMP", "STDDEV_SAMP")
+        own, own_params = node.as_sql(
+            compiler, connection, function="stdev" if root else "variance"
+        )
+        if sample:
+            return own, tuple(own_params)
+        variance, params = node.as_sql(compiler, connection, function="variance")
+        count, count_params = node.as_sql(compiler, connection, function="COUNT")
+        sql, all_params = render(
+            "{v} * ({n} - 1) / CAST({n} AS REAL)",
+            v=(variance, params),
+            n=(count, count_params),
+        )
+        if root:
+            sql = f"sqrt({sql})"
+        return sql, all_params
+
+    rewrite.__name__ = f"_{function.lower()}"
+    return rewrite
+
+
+def _any_value(compiler: Any, connection: Any, node: Any) -> SQL:
+    # Any value of the group is correct; MIN() is one the server has.
+    sql, params = node.as_sql(compiler, connection, function="MIN")
+    return sql, tuple(params)
+
+
+def _uuid4(compiler: Any, connection: Any, node: Any) -> SQL:
+    # uuid4().hex: 32 hex digits, version nibble 4, variant bits 10.
+    return (
+        "lower(hex(randomblob(6)) || '4' || substr(hex(randomblob(2)), 2) || "
+        "substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) "
+        "|| hex(randomblob(6)))"
+    ), ()
+
+
+def _unsupported(name: str, why: str) -> Rewrite:
+    def rewrite(compiler: Any, connection: Any, node: Any) -> SQL:
+        raise NotSupportedError(
+            f"{name}() is not supported on libSQL: {why}. Compute it in "
+            "Python, or store it in a column when the row is saved."
+        )
+
+    rewrite.__name__ = f"_unsupported_{name.lower()}"
+    return rewrite
+
+
+_NO_HASH = (
+    "a libSQL server has no hash functions (Django's SQLite backend adds "
+    "them in Python)"
+)
+
+REWRITES: dict[type, Rewrite] = {
+    functions.LPad: _lpad,
+    functions.RPad: _rpad,
+    functions.Repeat: _repeat,
+    functions.Random: _random,
+    functions.Log: _log,
+    functions.Mod: _mod,
+    aggregates.StdDev: _variance("STDDEV", root=True),
+    aggregates.Variance: _variance("VARIANCE", root=False),
+    functions.MD5: _unsupported("MD5", _NO_HASH),
+    functions.SHA1: _unsupported("SHA1", _NO_HASH),
+    functions.SHA224: _unsupported("SHA224", _NO_HASH),
+    functions.SHA256: _unsupported("SHA256", _NO_HASH),
+    functions.SHA384: _unsupported("SHA384", _NO_HASH),
+    functions.SHA512: _unsupported("SHA512", _NO_HASH),
+}
+# Django 6.x.
+for _name, _rewrite in (
+    ("AnyValue", _any_value),
+    ("BitAnd", _unsupported("BIT_AND", "a libSQL server has no bit aggregates")),
+    ("BitOr", _unsupported("BIT_OR", "a libSQL server has no bit aggregates")),
+    ("BitXor", _unsupported("BIT_XOR", "a libSQL server has no bit aggregates")),
+):
+    if hasattr(aggregates, _name):
+        REWRITES[getattr(aggregates, _name)] = _rewrite
+for _name, _rewrite in (
+    ("UUID4", _uuid4),
+    ("UUID7", _unsupported("UUIDV7", "a libSQL server has no UUIDv7 function")),
+):
+    if hasattr(functions, _name):
+        REWRITES[getattr(functions, _name)] = _rewrite
+
+
+def rewrite_for(node: Any) -> Rewrite | None:
+    """The rewrite for ``node``'s class or its nearest ancestor in ``REWRITES``."""
+    for klass in type(node).__mro__:
+        rewrite = REWRITES.get(klass)
+        if rewrite is not None:
+            return rewrite
+    return None
+
+
+class SQLCompiler(django_compiler.SQLCompiler):
+    """Django's compiler, with ``REWRITES`` consulted first."""
+
+    def compile(self, node: Any) -> Any:
+        rewrite = rewrite_for(node)
+        if rewrite is not None:
+            return rewrite(self, self.connection, node)
+        return super().compile(node)
+
+
+class SQLInsertCompiler(SQLCompiler, django_compiler.SQLInsertCompiler):
+    pass
+
+
+class SQLDeleteCompiler(SQLCompiler, django_compiler.SQLDeleteCompiler):
+    pass
+
+
+class SQLUpdateCompiler(SQLCompiler, django_compiler.SQLUpdateCompiler):
+    pass
+
+
+class SQLAggregateCompiler(SQLCompiler, django_compiler.SQLAggregateCompiler):
+    pass

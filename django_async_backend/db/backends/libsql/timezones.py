@@ -1,0 +1,170 @@
+"""Time zone conversion in SQL, for a server without a time zone database.
+
+Django's SQLite backend converts stored datetimes between zones in Python
+(``zoneinfo``). A libSQL server has only SQLite's date functions, which know
+UTC and fixed modifiers, so the conversion is planned here, in Python, at
+compile time, and emitted as SQLite date modifiers:
+
+* a zone whose UTC offset never changes (``UTC``, ``Etc/GMT-3``, a fixed
+  ``+05:30`` offset) becomes one ``'N seconds'`` modifier;
+* any other named zone becomes a lookup in a JSON table of its UTC offsets,
+  sampled from ``zoneinfo`` for instants from 1900 to 2100 (the offset in
+  force before 1900 is the 1900 one, after 2100 the 2100 one).
+
+The database connection's own zone (``DATABASES[...]["TIME_ZONE"]``, UTC by
+default) must have a fixed offset: turning its local wall times into UTC is
+ambiguous in a DST gap or fold, which SQL cannot resolve like ``zoneinfo``;
+other zones raise ``NotSupportedError`` naming the zone.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+import zoneinfo
+from dataclasses import dataclass
+
+from django.db import NotSupportedError
+from django.db.backends.utils import split_tzname_delta
+
+__all__ = ["Shift", "plan_shift", "zone_offsets"]
+
+_FIRST = int(datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC).timestamp())
+_LAST = int(datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC).timestamp())
+_DAY = 86400
+
+
+@dataclass(frozen=True)
+class Shift:
+    """How to turn a stored wall time into the wall time of the target zone.
+
+    ``seconds`` is added first (connection zone to UTC, plus any ``+HH:MM``
+    delta in the zone name); then, if ``table`` is set, the offset the
+    target zone had at that UTC instant (a JSON array of ``[utc_start,
+    modifier]`` pairs, sorted); otherwise ``seconds`` already includes the
+    target zone's fixed offset.
+    """
+
+    seconds: int = 0
+    table: str | None = None
+
+    def is_identity(self) -> bool:
+        return self.seconds == 0 and self.table is None
+
+
+def _offset_at(zone: zoneinfo.ZoneInfo, timestamp: int) -> int:
+    moment = datetime.datetime.fromtimestamp(timestamp, zone)
+    offset = moment.utcoffset()
+    assert offset is not None
+    return int(offset.total_seconds())
+
+
+@functools.lru_cache(maxsize=64)
+def zone_offsets(name: str) -> tuple[tuple[int, int], ...]:
+    """The (UTC timestamp, offset seconds) transitions of zone ``name``.
+
+    Sampled daily over 1900-2100 and each change bisected to the second;
+    the first entry starts at 1900. One entry means a fixed offset.
+    """
+    zone = zoneinfo.ZoneInfo(name)
+    current = _offset_at(zone, _FIRST)
+    transitions = [(_FIRST, current)]
+    previous = _FIRST
+    for timestamp in range(_FIRST + _DAY, _LAST + 1, _DAY):
+        offset = _offset_at(zone, timestamp)
+        if offset != current:
+            low, high = previous, timestamp
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _offset_at(zone, middle) == current:
+                    low = middle
+                else:
+                    high = middle
+            transitions.append((high, offset))
+            current = offset
+        previous = timestamp
+    return tuple(transitions)
+
+
+def _modifier(seconds: int) -> str:
+    return f"{seconds:+d} seconds"
+
+
+@functools.lru_cache(maxsize=64)
+def _table(name: str) -> str:
+    rows = [
+        [
+            "0000-01-01 00:00:00"
+            if index == 0
+            else datetime.datetime.fromtimestamp(start, datetime.UTC).strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+            _modifier(offset),
+        ]
+        for index, (start, offset) in enumerate(zone_offsets(name))
+    ]
+    return json.dumps(rows, separators=(",", ":"))
+
+
+def _fixed_offset(name: str, role: str) -> int | None:
+    try:
+        offsets = zone_offsets(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise NotSupportedError(
+            f"libSQL: unknown time zone {name!r} ({role})."
+        ) from error
+    return offsets[0][1] if len(offsets) == 1 else None
+
+
+def plan_shift(tzname: str | None, conn_tzname: str | None) -> Shift:
+    """The SQL shift matching Django's ``_sqlite_datetime_parse(dt, tz, conn)``.
+
+    Django attaches ``conn_tzname`` to the stored wall time, adds the
+    ``+HH:MM`` delta of ``tzname`` if any, then converts to ``tzname``'s
+    zone (or ``conn_tzname``'s when ``tzname`` is only an offset).
+    """
+    if not conn_tzname or tzname is None or tzname == conn_tzname:
+        return Shift()
+    conn_offset = _fixed_offset(conn_tzname, "the connection's TIME_ZONE")
+    if conn_offset is None:
+        raise NotSupportedError(
+            f"libSQL: the database TIME_ZONE {conn_tzname!r} has a varying UTC "
+            "offset; a libSQL server cannot convert from it. Use UTC or a "
+            "fixed-offset zone for DATABASES[...]['TIME_ZONE']."
+        )
+    name, sign, offset = split_tzname_delta(tzname)
+    delta = 0
+    if offset:
+        hours, minutes = offset.split(":")
+        delta = int(hours) * 3600 + int(minutes) * 60
+        if sign == "-":
+            delta = -delta
+    seconds = delta - conn_offset
+    target = name or conn_tzname
+    target_offset = _fixed_offset(target, "the current time zone")
+    if target_offset is not None:
+        return Shift(seconds=seconds + target_offset)
+    return Shift(seconds=seconds, table=_table(target))
+
+
+def shifted_sql(base: str, shift: Shift) -> str:
+    """SQL for the target zone's wall time of ``base`` (seconds precision).
+
+    ``base`` is repeated when a zone table is used; callers bind it once.
+    """
+    if shift.is_identity():
+        return base
+    utc = (
+        f"datetime({base}, '{_modifier(shift.seconds)}')"
+        if shift.seconds
+        else (f"datetime({base})")
+    )
+    if shift.table is None:
+        return utc
+    table = shift.table.replace("'", "''")
+    lookup = (
+        f"(SELECT value ->> 1 FROM json_each('{table}') "
+        f"WHERE value ->> 0 <= {utc} ORDER BY key DESC LIMIT 1)"
+    )
+    return f"datetime({utc}, {lookup})"
