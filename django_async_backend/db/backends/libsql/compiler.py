@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import NotSupportedError
-from django.db.models import aggregates, functions
+from django.db.models import aggregates, functions, lookups
 from django.db.models.sql import compiler as django_compiler
 
 from .operations import render
@@ -135,6 +135,77 @@ def _uuid4(compiler: Any, connection: Any, node: Any) -> SQL:
     ), ()
 
 
+def _both_cases(char: str) -> str:
+    variants = [char]
+    for other in (char.lower(), char.upper()):
+        if len(other) == 1 and other not in variants:
+            variants.append(other)
+    return "".join(variants)
+
+
+def caseless_pattern(pattern: str) -> str:
+    """``pattern`` matching both cases of each letter, without ``(?i)``.
+
+    The server's ``regexp`` (SQLite's ``ext/misc/regexp.c``) has no flags:
+    each literal letter becomes a class of its cases, and each letter or
+    letter range inside a class gains the other case. Escapes are kept.
+    """
+    out: list[str] = []
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if not in_class:
+            if char == "[":
+                in_class = True
+                out.append(char)
+                index += 1
+                if pattern[index : index + 1] == "^":
+                    out.append("^")
+                    index += 1
+                if pattern[index : index + 1] == "]":
+                    out.append("]")
+                    index += 1
+                continue
+            variants = _both_cases(char)
+            out.append(f"[{variants}]" if len(variants) > 1 else char)
+        elif char == "]":
+            in_class = False
+            out.append(char)
+        elif (
+            pattern[index + 1 : index + 2] == "-"
+            and index + 2 < len(pattern)
+            and (pattern[index + 2] != "]")
+        ):
+            low, high = char, pattern[index + 2]
+            out.append(f"{low}-{high}")
+            if low.isalpha() and high.isalpha() and low.islower() == high.islower():
+                swapped_low, swapped_high = low.swapcase(), high.swapcase()
+                if len(swapped_low) == len(swapped_high) == 1:
+                    out.append(f"{swapped_low}-{swapped_high}")
+            index += 3
+            continue
+        else:
+            out.append(_both_cases(char))
+        index += 1
+    return "".join(out)
+
+
+def _iregex(compiler: Any, connection: Any, node: Any) -> SQL:
+    lhs, lhs_params = node.process_lhs(compiler, connection)
+    rhs, rhs_params = node.process_rhs(compiler, connection)
+    if rhs != "%s" or len(rhs_params) != 1 or not isinstance(rhs_params[0], str):
+        raise NotSupportedError(
+            "iregex with a pattern computed in SQL is not supported on libSQL: "
+            "its regexp() has no case-insensitive flag. Pass the pattern as a "
+            "value."
+        )
+    return f"{lhs} REGEXP %s", (*lhs_params, caseless_pattern(rhs_params[0]))
+
+
 def _unsupported(name: str, why: str) -> Rewrite:
     def rewrite(compiler: Any, connection: Any, node: Any) -> SQL:
         raise NotSupportedError(
@@ -158,6 +229,7 @@ REWRITES: dict[type, Rewrite] = {
     functions.Random: _random,
     functions.Log: _log,
     functions.Mod: _mod,
+    lookups.IRegex: _iregex,
     aggregates.StdDev: _variance("STDDEV", root=True),
     aggregates.Variance: _variance("VARIANCE", root=False),
     functions.MD5: _unsupported("MD5", _NO_HASH),

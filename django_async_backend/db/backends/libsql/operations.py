@@ -19,14 +19,15 @@ second) where Python truncates.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cached_property, lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.backends.sqlite3.operations import (
-    DatabaseOperations as SQLiteOperations,
-)
+
+# Through base: importing sqlite3.operations first is a circular import.
+from django.db.backends.sqlite3.base import DatabaseOperations as SQLiteOperations
 
 from .timezones import Shift, plan_shift, shifted_sql
 
@@ -90,6 +91,35 @@ class DatabaseOperations(SQLiteOperations):
     """Django's SQLite operations, with SQL a libSQL server can run."""
 
     compiler_module = "django_async_backend.db.backends.libsql.compiler"
+
+    # -- flush --------------------------------------------------------------
+
+    def _referencing_tables(self, table_name: str) -> list[str]:
+        """``table_name`` and the tables referencing it, transitively.
+
+        Django finds them with ``REGEXP '(?i)...'`` over ``sqlite_master``;
+        the server's ``regexp`` has no ``(?i)`` flag, so read the foreign
+        keys themselves (``pragma_foreign_key_list``).
+        """
+        query = """
+        WITH RECURSIVE tables(name) AS (
+            SELECT %s
+            UNION
+            SELECT master.name
+            FROM sqlite_master AS master
+            JOIN tables ON master.type = 'table' AND EXISTS (
+                SELECT 1 FROM pragma_foreign_key_list(master.name) AS fk
+                WHERE fk."table" = tables.name COLLATE NOCASE
+            )
+        ) SELECT name FROM tables
+        """
+        with self.connection.cursor() as cursor:
+            cursor.execute(query, (table_name,))
+            return [row[0] for row in cursor.fetchall()]
+
+    @cached_property
+    def _references_graph(self) -> Callable[[str], list[str]]:
+        return lru_cache(maxsize=512)(self._referencing_tables)
 
     # -- time zones ---------------------------------------------------------
 
@@ -284,22 +314,29 @@ class DatabaseOperations(SQLiteOperations):
                 f"ELSE {self._add_microseconds('a', 'b')} END"
             )
         else:
-            expression = self._add_microseconds("a", "-b")
+            expression = self._add_microseconds("a", "b", "-")
         return f"(SELECT {expression} FROM (SELECT ({lhs}) AS a, ({rhs}) AS b))"
 
     @staticmethod
-    def _add_microseconds(value: str, delta: str) -> str:
-        """``str(typecast_timestamp(value) + timedelta(microseconds=delta))``."""
+    def _add_microseconds(value: str, delta: str, sign: str = "+") -> str:
+        """``str(typecast_timestamp(value) ± timedelta(microseconds=delta))``.
+
+        A date moves by whole days, by the ``days`` of the normalised
+        timedelta (floored), as Python's ``date ± timedelta`` does.
+        """
         total = (
             f"((unixepoch(substr({value}, 1, 19)) + {_EPOCH_SHIFT}) * 1000000 "
-            f"+ {fraction_us(value, 20)} + ({delta}))"
+            f"+ {fraction_us(value, 20)} {sign} ({delta}))"
         )
         seconds = f"({total} / 1000000 - {_EPOCH_SHIFT})"
         micro = f"({total} %% 1000000)"
+        day = 86_400_000_000
+        days = f"(({delta}) - ((({delta}) %% {day}) + {day}) %% {day}) / {day}"
         return (
             f"CASE WHEN {value} IS NULL OR {delta} IS NULL "
             f"OR unixepoch(substr({value}, 1, 19)) IS NULL THEN NULL "
-            f"WHEN instr({value}, ' ') = 0 THEN date({seconds}, 'unixepoch') "
+            f"WHEN instr({value}, ' ') = 0 THEN "
+            f"date({value}, ({sign}{days}) || ' days') "
             f"ELSE datetime({seconds}, 'unixepoch') || CASE WHEN {micro} = 0 "
             f"THEN '' ELSE printf('.%%06d', {micro}) END END"
         )

@@ -8,8 +8,9 @@ compile time, and emitted as SQLite date modifiers:
 * a zone whose UTC offset never changes (``UTC``, ``Etc/GMT-3``, a fixed
   ``+05:30`` offset) becomes one ``'N seconds'`` modifier;
 * any other named zone becomes a lookup in a JSON table of its UTC offsets,
-  sampled from ``zoneinfo`` for instants from 1900 to 2100 (the offset in
-  force before 1900 is the 1900 one, after 2100 the 2100 one).
+  sampled from ``zoneinfo`` for instants from 1800 to 2100 (before 1800
+  the zone's earliest offset, usually its local mean time; after 2100 the
+  offset in force at 2100, so DST rules past 2100 are not applied).
 
 The database connection's own zone (``DATABASES[...]["TIME_ZONE"]``, UTC by
 default) must have a fixed offset: turning its local wall times into UTC is
@@ -30,7 +31,7 @@ from django.db.backends.utils import split_tzname_delta
 
 __all__ = ["Shift", "plan_shift", "zone_offsets"]
 
-_FIRST = int(datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC).timestamp())
+_FIRST = int(datetime.datetime(1800, 1, 1, tzinfo=datetime.UTC).timestamp())
 _LAST = int(datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC).timestamp())
 _DAY = 86400
 
@@ -64,12 +65,17 @@ def _offset_at(zone: zoneinfo.ZoneInfo, timestamp: int) -> int:
 def zone_offsets(name: str) -> tuple[tuple[int, int], ...]:
     """The (UTC timestamp, offset seconds) transitions of zone ``name``.
 
-    Sampled daily over 1900-2100 and each change bisected to the second;
-    the first entry starts at 1900. One entry means a fixed offset.
+    Sampled daily over 1800-2100 and each change bisected to the second;
+    the first entry is the zone's earliest offset (at year 1). One entry
+    means a fixed offset.
     """
     zone = zoneinfo.ZoneInfo(name)
-    current = _offset_at(zone, _FIRST)
+    earliest = datetime.datetime(1, 1, 2, tzinfo=datetime.UTC).astimezone(zone)
+    current = int(earliest.utcoffset().total_seconds())  # type: ignore[union-attr]
     transitions = [(_FIRST, current)]
+    if _offset_at(zone, _FIRST) != current:
+        current = _offset_at(zone, _FIRST)
+        transitions.append((_FIRST, current))
     previous = _FIRST
     for timestamp in range(_FIRST + _DAY, _LAST + 1, _DAY):
         offset = _offset_at(zone, timestamp)
