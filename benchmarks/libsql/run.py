@@ -6,7 +6,10 @@ One sqld, one data set (loaded by ``--loader``, ours' sync path by default).
 For each workload and concurrency the contenders run one after the other,
 ``--rounds`` times (A B C D, A B C D, ...), each cell in a fresh client
 process of the contender's interpreter (:mod:`.client`). The server's CPU
-time over each client process is read from ``/proc`` (sqld runs here).
+time over each client process is read from ``/proc`` (sqld runs here). After
+a cell where every request failed, sqld is restarted on the same data, so
+what the failing contender left (a held write lock, open streams) does not
+fail the next.
 ``--quick`` is a smoke run (c = 1 and 8, tiny windows); nothing it prints is
 a measurement.
 """
@@ -64,7 +67,9 @@ def run_client(
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     for row in rows:
         row["contender"] = name
-        row["failure"] = None
+        row.setdefault("failure", None)
+        if row["failure"]:
+            continue
         # The whole process's server CPU (warm-up included) over its requests:
         # an upper bound, comparable between contenders.
         if server_cpu is not None and len(rows) == 1 and row["requests"]:
@@ -110,7 +115,14 @@ def run_matrix(args: argparse.Namespace) -> dict[str, Any]:
                         row["round"] = round_
                         cells.append(row)
                         if row["failure"]:
-                            log(f"{workload:8} c={concurrency:<3} {name:15} FAILED")
+                            log(
+                                f"{workload:8} c={concurrency:<3} {name:15} FAILED: "
+                                f"{row['failure']}; restarting sqld (same data)"
+                            )
+                            # What a failed contender left on the server (a
+                            # held write lock, open streams) must not fail
+                            # the next one.
+                            server.restart()
                             continue
                         log(
                             f"{workload:8} c={concurrency:<3} {name:15} "
