@@ -98,7 +98,9 @@ def run_matrix(args: argparse.Namespace) -> dict[str, Any]:
         log(f"{missing}: {CONTENDERS[missing].python()} is missing; skipped")
     cells: list[dict[str, Any]] = []
     started = time.time()
-    with Sqld() as server:
+    server = Sqld()
+    server.start()
+    try:
         log(f"sqld {server.url}: loading the data set with {args.loader}")
         prepare(args.loader, server.url)
         for workload in args.workloads:
@@ -131,6 +133,8 @@ def run_matrix(args: argparse.Namespace) -> dict[str, Any]:
                             f"server {row.get('server_cpu_ms_per_request', 0):.3f}"
                             f"  errors {row['errors']}"
                         )
+    finally:
+        server.close()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
         "runtime_seconds": round(time.time() - started),
