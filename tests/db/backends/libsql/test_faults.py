@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connections, transaction
 
 from django_async_backend.db.backends.libsql.remote import client as client_module
 from django_async_backend.db.backends.libsql.remote.client import AsyncClient, Client
@@ -211,3 +211,37 @@ def test_restart_during_a_transaction_raises_then_recovers(own_server):
         cursor.execute("SELECT count(*) FROM tx_restart")
         assert cursor.fetchone() == (0,)
     conn.close()
+
+
+def test_lock_steal_inside_atomic_raises_and_the_block_rolls_back(server):
+    conn = sync_wrapper(server.libsql_url)
+    connections.settings["libsql"] = conn.settings_dict
+    connections["libsql"] = conn
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("CREATE TABLE steal_atomic (v)")
+        waiter = threading.Thread(target=_write_when_the_lock_frees, args=(server,))
+        with pytest.raises(OperationalError), transaction.atomic(using="libsql"):
+            with conn.cursor() as cursor:
+                cursor.execute("INSERT INTO steal_atomic VALUES ('holder')")
+            waiter.start()
+            waiter.join(30)
+            with conn.cursor() as cursor:  # the server took the lock away
+                cursor.execute("INSERT INTO steal_atomic VALUES ('holder again')")
+        with conn.cursor() as cursor:  # usable again, in autocommit
+            cursor.execute("SELECT v FROM steal_atomic")
+            assert cursor.fetchall() == [("waiter",)]
+    finally:
+        conn.close()
+        del connections["libsql"]
+        del connections.settings["libsql"]
+
+
+def _write_when_the_lock_frees(server):
+    client = Client(settings_for(server.url, OPTIONS={"timeout": 30}))
+    try:
+        client.execute("BEGIN IMMEDIATE")
+        client.execute("INSERT INTO steal_atomic VALUES ('waiter')")
+        client.commit()
+    finally:
+        client.close()
