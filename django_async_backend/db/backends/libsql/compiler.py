@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import FieldError
 from django.db import NotSupportedError
 from django.db.models import aggregates, functions, lookups
+from django.db.models.expressions import DurationExpression
 from django.db.models.sql import compiler as django_compiler
 
 from .operations import render
@@ -34,7 +36,8 @@ __all__ = [
 ]
 
 SQL = tuple[str, tuple[Any, ...]]
-Rewrite = Callable[[Any, Any, Any], SQL]
+Rewrite = Callable[[Any, Any, Any], SQL | None]
+"""``(compiler, connection, node)`` → SQL, or None for Django's own."""
 
 
 def _arguments(compiler: Any, node: Any) -> list[tuple[str, list[Any]]]:
@@ -206,6 +209,58 @@ def _iregex(compiler: Any, connection: Any, node: Any) -> SQL:
     return f"{lhs} REGEXP %s", (*lhs_params, caseless_pattern(rhs_params[0]))
 
 
+def _internal_type(expression: Any) -> str | None:
+    try:
+        return str(expression.output_field.get_internal_type())
+    except (AttributeError, FieldError):
+        return None
+
+
+def _datetime_chain(node: Any) -> tuple[Any, list[tuple[str, Any]]] | None:
+    """``((dt + d1) - d2) + d3`` as ``(dt, [("+", d1), ("-", d2), ("+", d3)])``.
+
+    Only for datetimes ± durations, where Python's step-by-step result
+    equals one sum of microseconds (dates floor at each step: not those).
+    """
+    if not isinstance(node, DurationExpression) or node.connector not in "+-":
+        return None
+    if _internal_type(node) != "DateTimeField":
+        return None
+    lhs_type, rhs_type = _internal_type(node.lhs), _internal_type(node.rhs)
+    if lhs_type == "DurationField" and node.connector == "+":
+        base, delta = node.rhs, node.lhs
+    elif rhs_type == "DurationField":
+        base, delta = node.lhs, node.rhs
+    else:
+        return None
+    inner = _datetime_chain(base)
+    if inner is None:
+        return base, [(node.connector, delta)]
+    return inner[0], [*inner[1], (node.connector, delta)]
+
+
+def _duration_chain(compiler: Any, connection: Any, node: Any) -> SQL | None:
+    """A chain of datetime ± duration as one addition of summed durations.
+
+    Each step of the native SQL is a subquery; SQLite's parser stack holds
+    about five nested ones, so chains are flattened instead of nested.
+    """
+    chain = _datetime_chain(node)
+    if chain is None or len(chain[1]) < 2:
+        return None  # Django's as_sqlite(), with its operand checks.
+    base, deltas = chain
+    base_sql, base_params = compiler.compile(base)
+    params = list(base_params)
+    terms = []
+    for sign, delta in deltas:
+        sql, delta_params = compiler.compile(delta)
+        terms.append(f"{sign} ({sql})")
+        params.extend(delta_params)
+    total = "0 " + " ".join(terms)
+    sql = connection.ops.combine_duration_expression("+", [base_sql, f"({total})"])
+    return f"({sql})", tuple(params)
+
+
 def _unsupported(name: str, why: str) -> Rewrite:
     def rewrite(compiler: Any, connection: Any, node: Any) -> SQL:
         raise NotSupportedError(
@@ -230,6 +285,7 @@ REWRITES: dict[type, Rewrite] = {
     functions.Log: _log,
     functions.Mod: _mod,
     lookups.IRegex: _iregex,
+    DurationExpression: _duration_chain,
     aggregates.StdDev: _variance("STDDEV", root=True),
     aggregates.Variance: _variance("VARIANCE", root=False),
     functions.MD5: _unsupported("MD5", _NO_HASH),
@@ -271,7 +327,9 @@ class SQLCompiler(django_compiler.SQLCompiler):
     def compile(self, node: Any) -> Any:
         rewrite = rewrite_for(node)
         if rewrite is not None:
-            return rewrite(self, self.connection, node)
+            result = rewrite(self, self.connection, node)
+            if result is not None:
+                return result
         return super().compile(node)
 
 

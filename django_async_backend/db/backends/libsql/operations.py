@@ -14,6 +14,23 @@ so its SQL and parameters are repeated, keeping the parameters in order.
 Fractional seconds are cut off before SQLite's date functions see a value,
 because SQLite rounds them to milliseconds (``23:59:59.9999`` becomes the next
 second) where Python truncates.
+
+Limits (each tested in ``tests/db/backends/libsql/test_functions.py`` and
+``test_operations.py`` against Django's own Python functions):
+
+* Time zones: any ``zoneinfo`` zone, as a table of its UTC offsets from
+  1800 to 2100 (``timezones.py``); DST rules past 2100 are not applied.
+* ``__regex``/``__iregex`` run on the server's ``regexp`` (SQLite's
+  ``ext/misc/regexp.c``), not Python's ``re``: no backreferences,
+  lookarounds or inline flags (the server reports the pattern's error);
+  ``__iregex`` is translated into case classes (``compiler.py``).
+* ``MD5``, ``SHA1`` ... ``SHA512`` and Django 6's bit aggregates raise
+  ``NotSupportedError`` when the query is compiled: the server has none.
+* ``Power`` of two integers is a float (the server's ``power()``), where
+  Python's ``**`` gives an int; they compare equal.
+* A chain of ``DateField`` ± duration steps (each floors to whole days)
+  nests one subquery per step; SQLite's parser takes about five.
+  Datetime chains are flattened and have no such limit.
 """
 
 from __future__ import annotations
@@ -24,7 +41,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError
 
 # Through base: importing sqlite3.operations first is a circular import.
 from django.db.backends.sqlite3.base import DatabaseOperations as SQLiteOperations
@@ -80,6 +97,15 @@ def microseconds_suffix(value: str, dot: int) -> str:
         f"CASE WHEN substr({value}, {dot}, 1) = '.' AND {digits} <> '000000' "
         f"THEN '.' || {digits} ELSE '' END"
     )
+
+
+def _unsupported_lookup(lookup_type: str) -> OperationalError:
+    """The error for an unknown lookup name, raised when the query compiles.
+
+    Django's SQLite backend fails the same call at execution, as an
+    ``OperationalError`` (its Python function raised ``ValueError``).
+    """
+    return OperationalError(f"Unsupported lookup type: {lookup_type!r}")
 
 
 # Seconds from 0001-01-01 to the Unix epoch: keeps microsecond totals
@@ -173,7 +199,7 @@ class DatabaseOperations(SQLiteOperations):
             try:
                 template = self._EXTRACTS[lookup]
             except KeyError:
-                raise ValueError(f"Unsupported lookup type: {lookup_type!r}") from None
+                raise _unsupported_lookup(lookup_type) from None
         return self._expression(f"({template})", sql, params, shift)
 
     def date_extract_sql(
@@ -206,7 +232,7 @@ class DatabaseOperations(SQLiteOperations):
                 f"ELSE {parts[lookup]} END"
             )
         else:
-            raise ValueError(f"Unsupported lookup type: {lookup_type!r}")
+            raise _unsupported_lookup(lookup_type)
         return render(f"({template})", v=(sql, params))
 
     # -- truncation ---------------------------------------------------------
@@ -262,7 +288,7 @@ class DatabaseOperations(SQLiteOperations):
         elif lookup in self._TIME_TRUNCS:
             template = f"strftime('%%Y-%%m-%%d ', {{l}}) || {self._TIME_TRUNCS[lookup]}"
         else:
-            raise ValueError(f"Unsupported lookup type: {lookup_type!r}")
+            raise _unsupported_lookup(lookup_type)
         return self._expression(template, sql, params, self._shift(tzname))
 
     @staticmethod
@@ -270,7 +296,7 @@ class DatabaseOperations(SQLiteOperations):
         try:
             return table[lookup_type.lower()]
         except KeyError:
-            raise ValueError(f"Unsupported lookup type: {lookup_type!r}") from None
+            raise _unsupported_lookup(lookup_type) from None
 
     # -- casts --------------------------------------------------------------
 
@@ -315,7 +341,9 @@ class DatabaseOperations(SQLiteOperations):
             )
         else:
             expression = self._add_microseconds("a", "b", "-")
-        return f"(SELECT {expression} FROM (SELECT ({lhs}) AS a, ({rhs}) AS b))"
+        # lhs and rhs are not parenthesised again: nesting depth is what
+        # limits chained arithmetic (SQLite's parser stack).
+        return f"(SELECT {expression} FROM (SELECT {lhs} AS a, {rhs} AS b))"
 
     @staticmethod
     def _add_microseconds(value: str, delta: str, sign: str = "+") -> str:

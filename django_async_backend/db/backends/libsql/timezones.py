@@ -13,9 +13,9 @@ compile time, and emitted as SQLite date modifiers:
   offset in force at 2100, so DST rules past 2100 are not applied).
 
 The database connection's own zone (``DATABASES[...]["TIME_ZONE"]``, UTC by
-default) must have a fixed offset: turning its local wall times into UTC is
-ambiguous in a DST gap or fold, which SQL cannot resolve like ``zoneinfo``;
-other zones raise ``NotSupportedError`` naming the zone.
+default) is handled the same way, from its local wall times to UTC; in a
+DST fold or gap the earlier offset applies, as ``zoneinfo`` does with
+``fold=0``. An unknown zone raises ``NotSupportedError`` naming it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from django.db import NotSupportedError
 from django.db.backends.utils import split_tzname_delta
 
-__all__ = ["Shift", "plan_shift", "zone_offsets"]
+__all__ = ["Shift", "plan_shift", "shifted_sql", "zone_offsets"]
 
 _FIRST = int(datetime.datetime(1800, 1, 1, tzinfo=datetime.UTC).timestamp())
 _LAST = int(datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC).timestamp())
@@ -40,18 +40,26 @@ _DAY = 86400
 class Shift:
     """How to turn a stored wall time into the wall time of the target zone.
 
-    ``seconds`` is added first (connection zone to UTC, plus any ``+HH:MM``
-    delta in the zone name); then, if ``table`` is set, the offset the
-    target zone had at that UTC instant (a JSON array of ``[utc_start,
-    modifier]`` pairs, sorted); otherwise ``seconds`` already includes the
-    target zone's fixed offset.
+    ``steps`` apply in order: an ``int`` adds that many seconds; a ``str``
+    is a JSON array of ``[start, modifier]`` pairs, sorted by start, and
+    adds the modifier of the last pair starting at or before the value.
     """
 
-    seconds: int = 0
-    table: str | None = None
+    steps: tuple[int | str, ...] = ()
 
     def is_identity(self) -> bool:
-        return self.seconds == 0 and self.table is None
+        return not self.steps
+
+    @classmethod
+    def of(cls, *steps: int | str) -> Shift:
+        """Consecutive second counts merged, zeros dropped."""
+        merged: list[int | str] = []
+        for step in steps:
+            if isinstance(step, int) and merged and isinstance(merged[-1], int):
+                merged[-1] += step
+            else:
+                merged.append(step)
+        return cls(tuple(step for step in merged if step != 0))
 
 
 def _offset_at(zone: zoneinfo.ZoneInfo, timestamp: int) -> int:
@@ -113,6 +121,29 @@ def _table(name: str) -> str:
     return json.dumps(rows, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=64)
+def _wall_table(name: str) -> str:
+    """Zone ``name``'s local wall times to UTC (modifiers ``-offset``).
+
+    A period is keyed by its local start under the larger of the offsets
+    before and after it, so wall times in a fold or a gap take the earlier
+    offset, like ``zoneinfo`` with ``fold=0``.
+    """
+    rows = []
+    previous = None
+    for start, offset in zone_offsets(name):
+        if previous is None:
+            key = "0000-01-01 00:00:00"
+        else:
+            local = start + max(previous, offset)
+            key = datetime.datetime.fromtimestamp(local, datetime.UTC).strftime(
+                "%Y-%m-%d %H:%M:%S"
+            )
+        rows.append([key, _modifier(-offset)])
+        previous = offset
+    return json.dumps(rows, separators=(",", ":"))
+
+
 def _fixed_offset(name: str, role: str) -> int | None:
     try:
         offsets = zone_offsets(name)
@@ -133,12 +164,6 @@ def plan_shift(tzname: str | None, conn_tzname: str | None) -> Shift:
     if not conn_tzname or tzname is None or tzname == conn_tzname:
         return Shift()
     conn_offset = _fixed_offset(conn_tzname, "the connection's TIME_ZONE")
-    if conn_offset is None:
-        raise NotSupportedError(
-            f"libSQL: the database TIME_ZONE {conn_tzname!r} has a varying UTC "
-            "offset; a libSQL server cannot convert from it. Use UTC or a "
-            "fixed-offset zone for DATABASES[...]['TIME_ZONE']."
-        )
     name, sign, offset = split_tzname_delta(tzname)
     delta = 0
     if offset:
@@ -146,31 +171,29 @@ def plan_shift(tzname: str | None, conn_tzname: str | None) -> Shift:
         delta = int(hours) * 3600 + int(minutes) * 60
         if sign == "-":
             delta = -delta
-    seconds = delta - conn_offset
+    to_utc: int | str = (
+        -conn_offset if conn_offset is not None else _wall_table(conn_tzname)
+    )
     target = name or conn_tzname
     target_offset = _fixed_offset(target, "the current time zone")
-    if target_offset is not None:
-        return Shift(seconds=seconds + target_offset)
-    return Shift(seconds=seconds, table=_table(target))
+    from_utc: int | str = target_offset if target_offset is not None else _table(target)
+    return Shift.of(delta, to_utc, from_utc)
 
 
 def shifted_sql(base: str, shift: Shift) -> str:
     """SQL for the target zone's wall time of ``base`` (seconds precision).
 
-    ``base`` is repeated when a zone table is used; callers bind it once.
+    A table step repeats its input; callers bind values, not expressions.
     """
-    if shift.is_identity():
-        return base
-    utc = (
-        f"datetime({base}, '{_modifier(shift.seconds)}')"
-        if shift.seconds
-        else (f"datetime({base})")
-    )
-    if shift.table is None:
-        return utc
-    table = shift.table.replace("'", "''")
-    lookup = (
-        f"(SELECT value ->> 1 FROM json_each('{table}') "
-        f"WHERE value ->> 0 <= {utc} ORDER BY key DESC LIMIT 1)"
-    )
-    return f"datetime({utc}, {lookup})"
+    sql = base
+    for step in shift.steps:
+        if isinstance(step, int):
+            sql = f"datetime({sql}, '{_modifier(step)}')"
+        else:
+            table = step.replace("'", "''")
+            lookup = (
+                f"(SELECT value ->> 1 FROM json_each('{table}') "
+                f"WHERE value ->> 0 <= {sql} ORDER BY key DESC LIMIT 1)"
+            )
+            sql = f"datetime({sql}, {lookup})"
+    return sql

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from django.db import NotSupportedError
+from django.db import NotSupportedError, OperationalError
 from django.db.models import FloatField, Value, aggregates, functions
 from django.db.models.expressions import CombinedExpression, RawSQL
 from django.db.models.sql import Query
@@ -415,3 +415,71 @@ def test_variance_and_stddev(stock: Any, remote: Any) -> None:
 def test_combined_bitxor_expression(stock: Any, remote: Any) -> None:
     expression = CombinedExpression(Value(12), "#", Value(10))
     _compare_expressions(stock, remote, [expression])
+
+
+@pytest.mark.parametrize("db_zone", ["Asia/Bangkok", "America/Chicago"])
+def test_database_time_zone(server: Sqld, db_zone: str) -> None:
+    """DATABASES[...]["TIME_ZONE"] a named zone: stored wall times are local
+    to it (folds and gaps take the earlier offset, like zoneinfo)."""
+    handler = ConnectionHandler(
+        {
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": ":memory:",
+                "TIME_ZONE": db_zone,
+            }
+        }
+    )
+    stock = handler["default"]
+    remote = sync_wrapper(server.url, TIME_ZONE=db_zone)
+    values = [*DATETIMES, "2024-03-10 02:30:00", "2024-11-03 01:30:00"]
+    values += ["2024-11-03 00:59:59", "2024-11-03 02:00:00"]
+    try:
+        _compare(
+            stock,
+            remote,
+            lambda ops, value, tz: ops.datetime_trunc_sql("minute", "%s", (value,), tz),
+            itertools.product(values, ZONES),
+        )
+        _compare(
+            stock,
+            remote,
+            lambda ops, value, tz: ops.datetime_cast_time_sql("%s", (value,), tz),
+            itertools.product(values, ZONES),
+        )
+    finally:
+        stock.close()
+        remote.close()
+
+
+def test_unknown_lookup_type_is_an_operational_error(stock: Any, remote: Any) -> None:
+    """Like stock SQLite (its Python function raises), never SQL injection."""
+    lookup = "year', %s)) OR 1=1;--"
+    with pytest.raises(OperationalError):
+        _select(
+            stock,
+            *stock.ops.datetime_trunc_sql(lookup, "%s", ("2020-01-01 00:00:00",), None),
+        )
+    for method in ("datetime_trunc_sql", "datetime_extract_sql"):
+        with pytest.raises(OperationalError, match="Unsupported lookup type"):
+            getattr(remote.ops, method)(lookup, "%s", ("x",), None)
+    with pytest.raises(OperationalError, match="Unsupported lookup type"):
+        remote.ops.date_trunc_sql(lookup, "%s", ("x",))
+
+
+@pytest.mark.skipif(not hasattr(functions, "UUID4"), reason="Django 6.x")
+def test_django6_uuid4_any_value_and_bit_aggregates(remote: Any) -> None:
+    import uuid
+
+    values = {_select(remote, *_compile(remote, functions.UUID4())) for _ in range(20)}
+    assert len(values) == 20
+    for value in values:
+        assert uuid.UUID(hex=value).version == 4 and len(value) == 32
+        assert uuid.UUID(hex=value).variant == uuid.RFC_4122
+    column = RawSQL("x", (), output_field=FloatField())
+    sql, params = _compile(remote, aggregates.AnyValue(column))
+    assert _select(remote, f"{sql} FROM (SELECT 3 AS x)", params) == 3
+    for name in ("BitAnd", "BitOr", "BitXor"):
+        expression = getattr(aggregates, name)(column)
+        with pytest.raises(NotSupportedError, match=r"BIT_(AND|OR|XOR)\(\)"):
+            _compile(remote, expression)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from django.core.management.color import no_style
-from django.db import NotSupportedError, models
+from django.db import DatabaseError, NotSupportedError, models
 from django.db.models import F, Value, functions
 from django.db.models.aggregates import Count, StdDev, Variance
 from django.db.models.expressions import ExpressionWrapper
@@ -355,3 +355,23 @@ def test_sql_flush_cascade_follows_foreign_keys(remote: Any) -> None:
         'DELETE FROM "flush_b";',
         'DELETE FROM "flush_c";',
     ]
+
+
+def test_chained_duration_arithmetic(stock: Any, remote: Any) -> None:
+    """Ten steps of datetime ± duration: one flattened sum, not ten nested
+    subqueries (SQLite's parser stack holds about five)."""
+    expression: Any = F("at")
+    for step in range(10):
+        delta = datetime.timedelta(seconds=-30 * step, microseconds=7)
+        expression = expression + delta if step % 2 else expression - F("span")
+    queryset = Moment.objects.order_by("pk").values_list(
+        ExpressionWrapper(expression, output_field=models.DateTimeField())
+    )
+    _assert_same(stock, remote, queryset)
+
+
+def test_datetime_times_duration_is_a_database_error(remote: Any) -> None:
+    """Django's own operand check (DurationExpression.as_sqlite) still runs."""
+    queryset = Moment.objects.filter(at=F("at") * datetime.timedelta(0))
+    with pytest.raises(DatabaseError, match="Invalid arguments for operator"):
+        queryset.query.get_compiler(connection=remote).as_sql()
