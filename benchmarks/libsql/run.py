@@ -169,10 +169,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def apply_quick(args: argparse.Namespace) -> None:
+QUICK = {"rounds": 1, "warmup": 0.2, "duration": 0.3, "concurrency": [1, 8]}
+
+
+def apply_quick(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """``--quick``: smoke-run sizes for what the command line left at default."""
     if args.quick:
-        args.rounds, args.warmup, args.duration = 1, 0.2, 0.3
-        args.concurrency = [1, 8]
+        for name, value in QUICK.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
 
 
 def main(argv: list[str]) -> None:
@@ -182,7 +187,7 @@ def main(argv: list[str]) -> None:
     add_arguments(parser)
     parser.add_argument("--out", type=Path, default=report.HERE)
     args = parser.parse_args(argv)
-    apply_quick(args)
+    apply_quick(args, parser)
     raw = report.load(args.out)
     raw["throughput"] = run_matrix(args)
     report.save(raw, args.out)
