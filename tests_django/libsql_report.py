@@ -87,7 +87,8 @@ def write_results(
         "```",
         *(_count_line(labels[name], result) for name, result in passes.items()),
         f"differences: {len(found['explained']) + len(found['unexplained'])} "
-        f"({len(found['unexplained'])} unexplained)",
+        f"({len(found['unexplained'])} unexplained, "
+        f"{sum('Known gap' in i['reason'] for i in found['explained'])} known gaps)",
         "```",
         "",
         "| pass | tests | passed | failed | errors | skipped | expected failures "

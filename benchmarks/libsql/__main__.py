@@ -33,7 +33,7 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument("--out", type=Path, default=report.HERE)
     args = parser.parse_args(argv)
-    run.apply_quick(args)
+    run.apply_quick(args, parser)
     raw = report.load(args.out)
     if args.conformance:
         raw["conformance"] = conformance.collect(args.conformance_contenders)

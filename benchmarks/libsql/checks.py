@@ -164,7 +164,7 @@ def check_truncated(values: dict[str, Any]) -> None:
     expect(not wrong, f"got {wrong!r:.100}")
 
 
-def annotations() -> tuple[dict[str, Any], dict[str, Any]]:
+def function_annotations() -> tuple[dict[str, Any], dict[str, Any]]:
     from django.db.models.functions import (
         ExtractDay,
         ExtractHour,
@@ -311,11 +311,15 @@ def run_sync() -> None:
 
     def extract() -> None:
         Sample.objects.create(moment=MOMENT)
-        check_extracted(Sample.objects.annotate(**annotations()[0]).values()[0])
+        check_extracted(
+            Sample.objects.annotate(**function_annotations()[0]).values()[0]
+        )
 
     def trunc() -> None:
         Sample.objects.create(moment=MOMENT, day=DAY)
-        check_truncated(Sample.objects.annotate(**annotations()[1]).values()[0])
+        check_truncated(
+            Sample.objects.annotate(**function_annotations()[1]).values()[0]
+        )
 
     checks: dict[str, Callable[[], None]] = {
         "rollback": rollback,
@@ -479,12 +483,16 @@ async def run_async() -> None:
 
     async def extract() -> None:
         await Sample.objects.acreate(moment=MOMENT)
-        values = await Sample.objects.annotate(**annotations()[0]).values().afirst()
+        values = (
+            await Sample.objects.annotate(**function_annotations()[0]).values().afirst()
+        )
         check_extracted(values or {})
 
     async def trunc() -> None:
         await Sample.objects.acreate(moment=MOMENT, day=DAY)
-        values = await Sample.objects.annotate(**annotations()[1]).values().afirst()
+        values = (
+            await Sample.objects.annotate(**function_annotations()[1]).values().afirst()
+        )
         check_truncated(values or {})
 
     checks: dict[str, Callable[[], Awaitable[None]]] = {

@@ -84,18 +84,27 @@ def run_cells(threaded: bool, cells: list[dict[str, Any]]) -> None:
     def emit(cell: dict[str, Any], result: load.Measurement) -> None:
         print(json.dumps({**cell, **result.as_dict()}), flush=True)
 
+    def failed(cell: dict[str, Any], exc: BaseException) -> None:
+        """A cell where every request failed: say with what, and go on."""
+        cause = exc.__cause__ or exc
+        text = str(cause).strip().splitlines()[0][:160] if str(cause).strip() else ""
+        reason = f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+        print(json.dumps({**cell, "failure": reason}), flush=True)
+
     if threaded:
         requests = sync_requests()
         for cell in cells:
-            emit(
-                cell,
-                load.run_threads(
+            try:
+                result = load.run_threads(
                     requests[cell["workload"]],
                     cell["concurrency"],
                     cell["warmup"],
                     cell["duration"],
-                ),
-            )
+                )
+            except RuntimeError as exc:
+                failed(cell, exc)
+            else:
+                emit(cell, result)
         return
 
     async def run_async() -> None:
@@ -104,13 +113,17 @@ def run_cells(threaded: bool, cells: list[dict[str, Any]]) -> None:
         work = workloads.orm_async(native_atomic=True)
         try:
             for cell in cells:
-                result = await load.run_async(
-                    work[cell["workload"]],
-                    cell["concurrency"],
-                    cell["warmup"],
-                    cell["duration"],
-                )
-                emit(cell, result)
+                try:
+                    result = await load.run_async(
+                        work[cell["workload"]],
+                        cell["concurrency"],
+                        cell["warmup"],
+                        cell["duration"],
+                    )
+                except RuntimeError as exc:
+                    failed(cell, exc)
+                else:
+                    emit(cell, result)
         finally:
             await async_connections.close_all()
 

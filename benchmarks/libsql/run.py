@@ -6,7 +6,10 @@ One sqld, one data set (loaded by ``--loader``, ours' sync path by default).
 For each workload and concurrency the contenders run one after the other,
 ``--rounds`` times (A B C D, A B C D, ...), each cell in a fresh client
 process of the contender's interpreter (:mod:`.client`). The server's CPU
-time over each client process is read from ``/proc`` (sqld runs here).
+time over each client process is read from ``/proc`` (sqld runs here). After
+a cell where every request failed, sqld is restarted on the same data, so
+what the failing contender left (a held write lock, open streams) does not
+fail the next.
 ``--quick`` is a smoke run (c = 1 and 8, tiny windows); nothing it prints is
 a measurement.
 """
@@ -64,7 +67,9 @@ def run_client(
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     for row in rows:
         row["contender"] = name
-        row["failure"] = None
+        row.setdefault("failure", None)
+        if row["failure"]:
+            continue
         # The whole process's server CPU (warm-up included) over its requests:
         # an upper bound, comparable between contenders.
         if server_cpu is not None and len(rows) == 1 and row["requests"]:
@@ -93,7 +98,9 @@ def run_matrix(args: argparse.Namespace) -> dict[str, Any]:
         log(f"{missing}: {CONTENDERS[missing].python()} is missing; skipped")
     cells: list[dict[str, Any]] = []
     started = time.time()
-    with Sqld() as server:
+    server = Sqld()
+    server.start()
+    try:
         log(f"sqld {server.url}: loading the data set with {args.loader}")
         prepare(args.loader, server.url)
         for workload in args.workloads:
@@ -110,7 +117,14 @@ def run_matrix(args: argparse.Namespace) -> dict[str, Any]:
                         row["round"] = round_
                         cells.append(row)
                         if row["failure"]:
-                            log(f"{workload:8} c={concurrency:<3} {name:15} FAILED")
+                            log(
+                                f"{workload:8} c={concurrency:<3} {name:15} FAILED: "
+                                f"{row['failure']}; restarting sqld (same data)"
+                            )
+                            # What a failed contender left on the server (a
+                            # held write lock, open streams) must not fail
+                            # the next one.
+                            server.restart()
                             continue
                         log(
                             f"{workload:8} c={concurrency:<3} {name:15} "
@@ -119,6 +133,8 @@ def run_matrix(args: argparse.Namespace) -> dict[str, Any]:
                             f"server {row.get('server_cpu_ms_per_request', 0):.3f}"
                             f"  errors {row['errors']}"
                         )
+    finally:
+        server.close()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
         "runtime_seconds": round(time.time() - started),
@@ -153,10 +169,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def apply_quick(args: argparse.Namespace) -> None:
+QUICK = {"rounds": 1, "warmup": 0.2, "duration": 0.3, "concurrency": [1, 8]}
+
+
+def apply_quick(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """``--quick``: smoke-run sizes for what the command line left at default."""
     if args.quick:
-        args.rounds, args.warmup, args.duration = 1, 0.2, 0.3
-        args.concurrency = [1, 8]
+        for name, value in QUICK.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
 
 
 def main(argv: list[str]) -> None:
@@ -166,7 +187,7 @@ def main(argv: list[str]) -> None:
     add_arguments(parser)
     parser.add_argument("--out", type=Path, default=report.HERE)
     args = parser.parse_args(argv)
-    apply_quick(args)
+    apply_quick(args, parser)
     raw = report.load(args.out)
     raw["throughput"] = run_matrix(args)
     report.save(raw, args.out)

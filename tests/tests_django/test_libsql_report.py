@@ -71,7 +71,7 @@ def test_differences_are_explained_by_the_longest_prefix_or_unexplained(
     text = path.read_text()
     counts = [m.groups() for line in text.splitlines() if (m := COUNT_LINE.match(line))]
     assert [c[0] for c in counts] == ["stock sqlite", "libsql"]
-    assert "differences: 3 (1 unexplained)" in text
+    assert "differences: 3 (1 unexplained, 0 known gaps)" in text
     assert "* `b.T.new`: error" in text
     assert "1 x sqld refuses ATTACH" in text
     data = json.loads((tmp_path / "out" / "results-libsql.json").read_text())
