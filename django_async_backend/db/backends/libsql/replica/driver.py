@@ -1,0 +1,425 @@
+"""A ``libsql`` embedded replica behind ``sqlite3``'s connection API.
+
+The SQLite ENGINE opens its connections with ``sqlite3.connect(**params)``,
+through a ``factory`` (``sqlite3/driver.py``'s ``opener`` in async mode, which
+opens on a worker thread), and then configures them with Django's own code.
+:func:`connection_factory` is such a factory: ``sqlite3.connect`` returns the
+object its ``__new__`` returns, here a :class:`ReplicaConnection`. So the
+SQLite ENGINE's wrapper, its worker thread, its write queue and Django's
+SQLite backend run unchanged on top; only the driver is swapped.
+
+:class:`ReplicaConnection` speaks the part of ``sqlite3.Connection`` those
+layers use, over ``libsql.Connection`` (0.1.8):
+
+* statements and parameters are converted (``params.py``: Django's ``%s``,
+  integers beyond 32 bits), errors translated (``errors.py``);
+* ``isolation_level`` is a flag: ``libsql`` fixes it at connect time, so
+  connections open in autocommit (``isolation_level=None``) and the legacy
+  implicit ``BEGIN`` before a data change is done here when Django turns
+  autocommit off outside an atomic block;
+* SQL functions cannot be registered (``libsql`` has no
+  ``create_function``): registering is a no-op, and the ENGINE's operations
+  (``libsql/operations.py``) write Django's functions as native SQL, which
+  the primary, where writes and transactions run, needs anyway;
+* ``PRAGMA legacy_alter_table = ...`` and ``PRAGMA journal_mode = ...``
+  (sent by Django and by the SQLite ENGINE on every new connection) are
+  refused by ``libsql``; they are skipped (the replica file is WAL, kept by
+  ``libsql``; SQLite's default ``legacy_alter_table`` is OFF);
+* ``PRAGMA foreign_keys = ON/OFF`` is recorded and ``PRAGMA foreign_keys``
+  answers the recorded state: ``libsql`` keeps no such state for the
+  connection (it answers 1 whatever was set), and Django's schema editor
+  needs to see OFF to run at all;
+* the primary unreachable when a connection opens: the local file is opened
+  without sync (``offline``): reads work, statements that may write raise
+  ``OperationalError``; :meth:`ReplicaConnection.sync` reconnects.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import libsql
+from django.db.backends.sqlite3.base import SQLiteCursorWrapper
+
+from ...sqlite3.locking import may_write
+from ..settings import LibSQLSettings
+from .errors import translate
+from .params import prepare, prepare_many
+
+__all__ = ["ReplicaConnection", "ReplicaCursor", "connection_factory", "forget_synced"]
+
+_SKIPPED = re.compile(
+    r"\s*PRAGMA\s+(?:main\.)?(?:legacy_alter_table|journal_mode)\s*=", re.IGNORECASE
+)
+_FOREIGN_KEYS_SET = re.compile(
+    r"\s*PRAGMA\s+(?:main\.)?foreign_keys\s*=\s*(\w+)\s*;?\s*$", re.IGNORECASE
+)
+_FOREIGN_KEYS_GET = re.compile(
+    r"\s*PRAGMA\s+(?:main\.)?foreign_keys\s*;?\s*$", re.IGNORECASE
+)
+_DATA_CHANGE = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+_ON = frozenset({"1", "ON", "TRUE", "YES"})
+
+_LIMITS = {
+    sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 32766,
+    sqlite3.SQLITE_LIMIT_COLUMN: 2000,
+}
+
+# Replica files synced once in this process (the first connection syncs).
+_synced: set[str] = set()
+_synced_lock = threading.Lock()
+
+
+def forget_synced(path: str) -> None:
+    """The replica file at ``path`` was removed: sync it again when opened."""
+    with _synced_lock:
+        _synced.discard(os.path.realpath(path))
+
+
+def _open(path: str, settings: LibSQLSettings) -> libsql.Connection:
+    kwargs: dict[str, Any] = {
+        "isolation_level": None,
+        "sync_url": settings.sync_url,
+        "auth_token": settings.auth_token or "",
+    }
+    if settings.sync_interval:
+        kwargs["sync_interval"] = settings.sync_interval
+    if settings.encryption_key:
+        kwargs["encryption_key"] = settings.encryption_key
+    return libsql.connect(path, **kwargs)
+
+
+class ReplicaConnection:
+    """``sqlite3.Connection``'s API over a ``libsql`` embedded replica."""
+
+    def __init__(
+        self, raw: libsql.Connection, path: str, settings: LibSQLSettings, *,
+        offline: bool = False,
+    ) -> None:  # fmt: skip
+        self.raw = raw
+        self.path = path
+        self.settings = settings
+        self.offline = offline
+        self.offline_reason = ""
+        self._isolation_level: str | None = None
+        self.foreign_keys = False
+        self.row_factory: Any = None
+        self.text_factory: Any = str
+
+    def __repr__(self) -> str:
+        state = " offline" if self.offline else ""
+        return f"<ReplicaConnection {self.path!r} <- {self.settings.sync_url}{state}>"
+
+    @classmethod
+    def open(cls, path: str, settings: LibSQLSettings) -> ReplicaConnection:
+        """Open the replica; sync it if this process has not yet."""
+        key = os.path.realpath(path)
+        try:
+            raw = _open(path, settings)
+        except ValueError as error:
+            if not os.path.exists(path):
+                raise translate(error) from None
+            # The primary is unreachable: serve the local file, read-only.
+            connection = cls._offline(path, settings)
+            connection.offline_reason = str(error)
+            return connection
+        connection = cls(raw, path, settings)
+        with _synced_lock:
+            first = key not in _synced
+        if first:
+            connection.sync()
+            with _synced_lock:
+                _synced.add(key)
+        return connection
+
+    @classmethod
+    def _offline(cls, path: str, settings: LibSQLSettings) -> ReplicaConnection:
+        kwargs: dict[str, Any] = {"isolation_level": None}
+        if settings.encryption_key:
+            kwargs["encryption_key"] = settings.encryption_key
+        try:
+            raw = libsql.connect(path, **kwargs)
+        except ValueError as error:
+            raise translate(error) from None
+        return cls(raw, path, settings, offline=True)
+
+    # -- the replica ------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Bring the local file up to the primary's latest frame.
+
+        Offline, first reconnect to the primary (``OperationalError`` if it is
+        still unreachable).
+        """
+        if self.offline:
+            if self.in_transaction:
+                raise sqlite3.OperationalError(
+                    "Cannot sync an offline replica inside a transaction."
+                )
+            try:
+                raw = _open(self.path, self.settings)
+            except ValueError as error:
+                raise translate(error) from None
+            self.raw.close()
+            self.raw, self.offline, self.offline_reason = raw, False, ""
+        try:
+            self.raw.sync()
+        except ValueError as error:
+            raise translate(error) from None
+
+    def check_writable(self, sql: str) -> None:
+        if self.offline and may_write(sql):
+            raise sqlite3.OperationalError(
+                f"The libSQL primary {self.settings.sync_url} was unreachable when "
+                f"this replica connection opened ({self.offline_reason}); the "
+                f"local replica serves reads only. Writes and sync() work again "
+                f"once the primary is back (call sync() or reconnect)."
+            )
+
+    # -- sqlite3.Connection ------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self.raw.in_transaction)
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, value: str | None) -> None:
+        if value is None and self.in_transaction:
+            self.commit()  # as sqlite3 does when autocommit is switched on
+        self._isolation_level = value
+
+    def cursor(self, factory: Any = None) -> ReplicaCursor:
+        django_style = isinstance(factory, type) and issubclass(
+            factory, SQLiteCursorWrapper
+        )
+        return ReplicaCursor(self, django_style)
+
+    def execute(self, sql: str, params: Any = None) -> ReplicaCursor:
+        return self.cursor().execute(sql, params)
+
+    def executemany(self, sql: str, params: Any) -> ReplicaCursor:
+        return self.cursor().executemany(sql, params)
+
+    def executescript(self, script: str) -> None:
+        self.check_writable(script)
+        try:
+            self.raw.executescript(script)
+        except ValueError as error:
+            raise translate(error) from None
+
+    def commit(self) -> None:
+        if not self.in_transaction:
+            return
+        try:
+            self.raw.commit()
+        except ValueError as error:
+            raise translate(error) from None
+
+    def rollback(self) -> None:
+        if not self.in_transaction:
+            return
+        try:
+            self.raw.rollback()
+        except ValueError as error:
+            raise translate(error) from None
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        except ValueError as error:
+            raise translate(error) from None
+
+    def interrupt(self) -> None:
+        """``libsql`` cannot interrupt a statement: it runs to its end."""
+
+    def getlimit(self, category: int) -> int:
+        return _LIMITS.get(category, 2**31 - 1)
+
+    def setlimit(self, category: int, limit: int) -> int:
+        return self.getlimit(category)
+
+    # SQL functions, collations, hooks: libsql has no such API. Django's SQL
+    # functions are native SQL in this ENGINE's operations.
+    def create_function(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def create_aggregate(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def create_window_function(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def create_collation(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def set_trace_callback(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    # -- statements (for ReplicaCursor) ------------------------------------------
+
+    def _begin_implicitly(self, sql: str) -> None:
+        """sqlite3's legacy transaction control, with autocommit off."""
+        if (
+            self._isolation_level is not None
+            and not self.in_transaction
+            and _DATA_CHANGE.match(sql)
+        ):
+            mode = self._isolation_level or "DEFERRED"
+            try:
+                self.raw.execute(f"BEGIN {mode}")
+            except ValueError as error:
+                raise translate(error) from None
+
+
+class ReplicaCursor:
+    """``sqlite3.Cursor``'s API over ``libsql``'s cursor."""
+
+    def __init__(self, connection: ReplicaConnection, django_style: bool) -> None:
+        self.connection = connection
+        self.django_style = django_style
+        self.arraysize = 1
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._raw: Any = None
+        self._rows: list[Any] | None = None  # rows made up here (PRAGMAs)
+
+    def _reset(self) -> None:
+        self.description, self.rowcount, self._rows = None, -1, None
+
+    def _local(self, sql: str) -> bool:
+        """Answer the statements ``libsql`` refuses or gets wrong; True if so."""
+        if _SKIPPED.match(sql):
+            self._reset()
+            self._raw, self._rows = None, []
+            return True
+        match = _FOREIGN_KEYS_SET.match(sql)
+        if match:
+            self._run(sql, None)
+            if not self.connection.in_transaction:
+                self.connection.foreign_keys = match.group(1).upper() in _ON
+            return True
+        if _FOREIGN_KEYS_GET.match(sql):
+            self._reset()
+            self.description = (("foreign_keys",) + (None,) * 6,)
+            self._raw, self._rows = None, [(int(self.connection.foreign_keys),)]
+            return True
+        return False
+
+    def _run(self, sql: str, params: Any, many: bool = False) -> None:
+        connection = self.connection
+        if self._raw is None:
+            self._raw = connection.raw.cursor()
+        try:
+            if many:
+                self._raw.executemany(sql, params)
+            elif params is None:
+                self._raw.execute(sql)
+            else:
+                self._raw.execute(sql, params)
+        except ValueError as error:
+            raise translate(error) from None
+        self._rows = None
+        self.description = self._raw.description
+        rowcount = self._raw.rowcount
+        self.rowcount = -1 if self.description is not None else rowcount
+        self.lastrowid = self._raw.lastrowid
+
+    def execute(self, sql: str, params: Any = None) -> ReplicaCursor:
+        if self._local(sql):
+            return self
+        self.connection.check_writable(sql)
+        self.connection._begin_implicitly(sql)
+        sql, params = prepare(sql, params, django_style=self.django_style)
+        self._run(sql, params)
+        return self
+
+    def executemany(self, sql: str, params: Any) -> ReplicaCursor:
+        self.connection.check_writable(sql)
+        self.connection._begin_implicitly(sql)
+        rows = list(params)
+        prepared = prepare_many(sql, rows, django_style=self.django_style)
+        if prepared is not None:
+            self._run(prepared[0], prepared[1], many=True)
+            return self
+        total = 0  # rows that cannot share one statement: one by one
+        for row in rows:
+            self.execute(sql, row)
+            total += max(self.rowcount, 0)
+        self.rowcount = total
+        return self
+
+    def executescript(self, script: str) -> ReplicaCursor:
+        self.connection.executescript(script)
+        return self
+
+    def _fetch(self, method: str, *args: Any) -> Any:
+        if self._rows is not None:
+            rows, self._rows = self._rows, []
+            if method == "fetchone":
+                self._rows = rows[1:]
+                return rows[0] if rows else None
+            size = args[0] if args else (len(rows) if method == "fetchall" else 1)
+            self._rows = rows[size:]
+            return rows[:size]
+        if self._raw is None:
+            return None if method == "fetchone" else []
+        try:
+            return getattr(self._raw, method)(*args)
+        except ValueError as error:
+            raise translate(error) from None
+
+    def fetchone(self) -> Any:
+        return self._fetch("fetchone")
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._fetch("fetchmany", self.arraysize if size is None else size)  # type: ignore[no-any-return]
+
+    def fetchall(self) -> list[Any]:
+        return self._fetch("fetchall")  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[Any]:
+        while (row := self.fetchone()) is not None:
+            yield row
+
+    def close(self) -> None:
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            try:
+                raw.close()
+            except ValueError:
+                pass
+
+    def setinputsizes(self, sizes: Any) -> None:
+        pass
+
+    def setoutputsize(self, size: int, column: int | None = None) -> None:
+        pass
+
+
+@functools.cache
+def connection_factory(settings: LibSQLSettings) -> type[sqlite3.Connection]:
+    """A ``factory`` for ``sqlite3.connect`` that opens a replica instead.
+
+    ``sqlite3.connect(database, factory=F, ...)`` returns ``F(database,
+    ...)``; ``__new__`` returning another object skips ``__init__``.
+    ``sqlite3``'s own arguments (``detect_types``, ``uri``, ``timeout``, ...)
+    do not apply to ``libsql`` and are ignored.
+    """
+
+    class OpenReplica(sqlite3.Connection):
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            database = kwargs.pop("database", None) or args[0]
+            return ReplicaConnection.open(os.fspath(database), settings)
+
+    return OpenReplica
