@@ -47,8 +47,5 @@ class DatabaseCreation(TestDatabaseRecordingMixin, SQLiteCreation):
         self._remove(test_database_name)
 
     def _remove(self, name: str) -> None:
-        from .driver import forget_synced
-
         for path in replica_files(name):
             path.unlink(missing_ok=True)
-        forget_synced(name)

@@ -40,7 +40,6 @@ import functools
 import os
 import re
 import sqlite3
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,7 +51,7 @@ from ..settings import LibSQLSettings
 from .errors import translate
 from .params import prepare, prepare_many
 
-__all__ = ["ReplicaConnection", "ReplicaCursor", "connection_factory", "forget_synced"]
+__all__ = ["ReplicaConnection", "ReplicaCursor", "connection_factory"]
 
 _SKIPPED = re.compile(
     r"\s*PRAGMA\s+(?:main\.)?(?:legacy_alter_table|journal_mode)\s*=", re.IGNORECASE
@@ -70,17 +69,6 @@ _LIMITS = {
     sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 32766,
     sqlite3.SQLITE_LIMIT_COLUMN: 2000,
 }
-
-# Replica files synced once in this process (the first connection syncs).
-_synced: set[str] = set()
-_synced_lock = threading.Lock()
-
-
-def forget_synced(path: str) -> None:
-    """The replica file at ``path`` was removed: sync it again when opened."""
-    with _synced_lock:
-        _synced.discard(os.path.realpath(path))
-
 
 def _open(path: str, settings: LibSQLSettings) -> libsql.Connection:
     kwargs: dict[str, Any] = {
@@ -118,8 +106,7 @@ class ReplicaConnection:
 
     @classmethod
     def open(cls, path: str, settings: LibSQLSettings) -> ReplicaConnection:
-        """Open the replica; sync it if this process has not yet."""
-        key = os.path.realpath(path)
+        """Open the replica (``libsql.connect`` syncs it as it opens)."""
         try:
             raw = _open(path, settings)
         except ValueError as error:
@@ -129,14 +116,7 @@ class ReplicaConnection:
             connection = cls._offline(path, settings)
             connection.offline_reason = str(error)
             return connection
-        connection = cls(raw, path, settings)
-        with _synced_lock:
-            first = key not in _synced
-        if first:
-            connection.sync()
-            with _synced_lock:
-                _synced.add(key)
-        return connection
+        return cls(raw, path, settings)
 
     @classmethod
     def _offline(cls, path: str, settings: LibSQLSettings) -> ReplicaConnection:
@@ -375,9 +355,12 @@ class ReplicaCursor:
         if self._raw is None:
             return None if method == "fetchone" else []
         try:
-            return getattr(self._raw, method)(*args)
+            result = getattr(self._raw, method)(*args)
         except ValueError as error:
             raise translate(error) from None
+        if result is None and method != "fetchone":
+            return []  # libsql's fetchmany() past the end
+        return result
 
     def fetchone(self) -> Any:
         return self._fetch("fetchone")
