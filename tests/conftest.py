@@ -27,6 +27,15 @@ def is_postgresql() -> bool:
     return connections.settings["default"]["ENGINE"].endswith("postgresql")
 
 
+def is_sqlite_family() -> bool:
+    """SQLite or libSQL: one writer per database."""
+    return connections.settings["default"]["ENGINE"].endswith(("sqlite3", "libsql"))
+
+
+def is_libsql() -> bool:
+    return connections.settings["default"]["ENGINE"].endswith("libsql")
+
+
 def scratch_database(suffix: str) -> str:
     """A database name for subprocess tests, unique to this checkout's run.
 
@@ -91,9 +100,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         )
     if item.get_closest_marker("requires_postgresql") and not is_postgresql():
         pytest.skip("PostgreSQL-specific behaviour (the ENGINE under test is not)")
-    if item.get_closest_marker("requires_concurrent_writers") and (
-        connections.settings["default"]["ENGINE"].endswith("sqlite3")
-    ):
+    if item.get_closest_marker("requires_concurrent_writers") and is_sqlite_family():
         pytest.skip(
             "two write transactions at once: SQLite allows one writer, the "
             "second waits for the first (tests/db/backends/sqlite3 covers it)"

@@ -8,6 +8,11 @@ With ``DATABASE_URL=sqlite:///path/name.sqlite3`` both aliases use the SQLite
 ENGINE, on the files ``path/test_name.sqlite3`` and
 ``path/test_name_other.sqlite3``; with ``sqlite://:memory:`` on two in-memory
 databases.
+
+With ``DATABASE_URL=libsql://127.0.0.1:PORT?admin_url=http://127.0.0.1:ADMIN``
+(``scripts/sqld --namespaces``) both aliases use the libSQL ENGINE's remote
+mode, each on a namespace of its own (``test_default``, ``test_other``)
+that the test runner creates and deletes.
 """
 
 import os
@@ -33,6 +38,9 @@ if _default["ENGINE"].endswith("sqlite3"):
         _other["TEST"] = {
             "NAME": os.path.join(_directory, f"test_{_stem}_other{_extension}")
         }
+elif _default["ENGINE"].endswith("libsql"):
+    _default["TEST"] = {"NAME": "test_default"}
+    _other["TEST"] = {"NAME": "test_other"}
 else:
     _default["TEST"] = {"NAME": f"test_{_default['NAME']}"}
     _other["TEST"] = {"NAME": f"test_{_default['NAME']}_other"}

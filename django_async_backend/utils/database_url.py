@@ -2,7 +2,10 @@
 
 Used by the test settings and the example project, so that one environment
 variable picks the server (``postgresql://user:pass@host:5432/name``) or the
-embedded database (``sqlite:///path/to/file.sqlite3``).
+embedded database (``sqlite:///path/to/file.sqlite3``), or a libSQL server
+(``libsql://host:port?authToken=...``; ``libsql+http://`` and
+``libsql+https://`` say the transport explicitly, any other query parameter
+becomes an ``OPTIONS`` entry, e.g. ``namespace`` and ``admin_url``).
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ __all__ = ["database_from_env", "parse_database_url"]
 
 POSTGRESQL_ENGINE = "django_async_backend.db.backends.postgresql"
 SQLITE_ENGINE = "django_async_backend.db.backends.sqlite3"
+LIBSQL_ENGINE = "django_async_backend.db.backends.libsql"
+LIBSQL_SCHEMES = {"libsql": "libsql", "libsql+http": "http", "libsql+https": "https"}
 
 
 def parse_database_url(url: str) -> dict[str, Any]:
-    """A ``DATABASES`` entry for ``url`` (PostgreSQL or SQLite)."""
+    """A ``DATABASES`` entry for ``url`` (PostgreSQL, SQLite or libSQL)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     options: dict[str, Any] = dict(parse_qsl(parts.query))
@@ -41,9 +46,20 @@ def parse_database_url(url: str) -> dict[str, Any]:
         if not parts.netloc and path.startswith("/"):
             path = path[1:]
         return {"ENGINE": SQLITE_ENGINE, "NAME": path or ":memory:", "OPTIONS": options}
+    if scheme in LIBSQL_SCHEMES:
+        entry: dict[str, Any] = {
+            "ENGINE": LIBSQL_ENGINE,
+            "NAME": f"{LIBSQL_SCHEMES[scheme]}://{parts.netloc}",
+            "OPTIONS": options,
+        }
+        token = options.pop("authToken", None) or options.pop("auth_token", None)
+        if token:
+            entry["AUTH_TOKEN"] = token
+        return entry
     raise ImproperlyConfigured(
         f"DATABASE_URL has an unsupported scheme {parts.scheme!r}: use "
-        f"postgresql://user:password@host:port/name or sqlite:///path/to/db."
+        f"postgresql://user:password@host:port/name, sqlite:///path/to/db or "
+        f"libsql://host:port."
     )
 
 

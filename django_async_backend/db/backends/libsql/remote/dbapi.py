@@ -1,0 +1,179 @@
+"""A ``sqlite3``-shaped connection and cursor over the Hrana client.
+
+Django's SQLite backend drives a ``sqlite3.Connection``: ``cursor(factory=)``,
+``commit()``, ``rollback()``, ``isolation_level``, ``in_transaction``. These
+classes give it that API over :class:`~.client.Client` (sync code) or, in
+async mode, over :class:`~.client.AsyncClient` through ``await_only`` (the
+bridge), so Django's own connection, cursor and transaction code runs
+unchanged on both. Errors are ``sqlite3``'s classes, which Django's error
+wrapper turns into ``IntegrityError``, ``OperationalError``... as it does for
+a local file.
+
+A cursor built with Django's ``SQLiteCursorWrapper`` as ``factory`` converts
+Django's ``%s``/``%(name)s`` placeholders with that class's own
+``convert_query``. Results come whole in one round trip (Hrana has no
+server-side cursors; sqld caps a response at ``--max-response-size``, 10 MB
+by default: iterate big querysets in chunks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import tee
+from typing import Any
+
+from django.db.backends.sqlite3.base import SQLiteCursorWrapper
+
+from ....bridge import await_only
+from .client import AsyncClient, Client
+from .protocol import Result
+
+__all__ = ["Connection", "Cursor"]
+
+
+class _Awaiting:
+    """:class:`AsyncClient`'s methods, called from the bridge."""
+
+    __slots__ = ("client",)
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+
+    def execute(self, sql: str, params: Any = None, begin: str | None = None) -> Result:
+        return await_only(self.client.execute(sql, params, begin))  # type: ignore[no-any-return]
+
+    def executemany(self, sql: str, seq: Sequence[Any], begin: str | None = None) -> Result:
+        return await_only(self.client.executemany(sql, seq, begin))  # type: ignore[no-any-return]
+
+    def commit(self) -> None:
+        await_only(self.client.commit())
+
+    def rollback(self) -> None:
+        await_only(self.client.rollback())
+
+    def close(self) -> None:
+        await_only(self.client.close())
+
+
+class Connection:
+    """``sqlite3.Connection``'s API for a remote libSQL database."""
+
+    def __init__(self, client: Client | AsyncClient, transaction_mode: str | None) -> None:
+        self.raw = client
+        self._client: Any = _Awaiting(client) if isinstance(client, AsyncClient) else client
+        # None: autocommit. A string: sqlite3's legacy mode, where a
+        # transaction begins implicitly before a statement (Django's
+        # set_autocommit(False)).
+        self.isolation_level: str | None = None
+        self.transaction_mode = transaction_mode
+        self.row_factory = None
+
+    def __repr__(self) -> str:
+        return f"<libsql remote Connection {self.raw.where!r}>"
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.in_transaction
+
+    @property
+    def closed(self) -> bool:
+        return self.raw.closed
+
+    def _begin(self) -> str | None:
+        if self.isolation_level is None:
+            return None
+        mode = self.isolation_level or self.transaction_mode
+        return f"BEGIN {mode}" if mode else "BEGIN"
+
+    def cursor(self, factory: Any = None) -> Cursor:
+        return Cursor(self, convert=factory is not None and issubclass(factory, SQLiteCursorWrapper))
+
+    def execute(self, sql: str, params: Any = None) -> Cursor:
+        return self.cursor().execute(sql, params)
+
+    def executemany(self, sql: str, params: Any) -> Cursor:
+        return self.cursor().executemany(sql, params)
+
+    def commit(self) -> None:
+        self._client.commit()
+
+    def rollback(self) -> None:
+        self._client.rollback()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class Cursor:
+    """``sqlite3.Cursor``'s API; all rows arrive with ``execute``."""
+
+    is_server_side = False
+
+    def __init__(self, connection: Connection, *, convert: bool = False) -> None:
+        self.connection = connection
+        self._convert = convert
+        self.arraysize = 1
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[tuple[Any, ...]] = []
+        self._position = 0
+
+    def _done(self, result: Result) -> Cursor:
+        self.description = result.description
+        self.rowcount, self.lastrowid = result.rowcount, result.lastrowid
+        self._rows, self._position = result.rows, 0
+        return self
+
+    def execute(self, sql: str, params: Any = None) -> Cursor:
+        if self._convert and params is not None:
+            names = list(params) if isinstance(params, Mapping) else None
+            sql = SQLiteCursorWrapper.convert_query(self, sql, param_names=names)  # type: ignore[arg-type]
+        connection = self.connection
+        return self._done(connection._client.execute(sql, params, connection._begin()))
+
+    def executemany(self, sql: str, seq_of_params: Any) -> Cursor:
+        peek, seq_of_params = tee(iter(seq_of_params))
+        first = next(peek, None)
+        if self._convert:
+            names = list(first) if isinstance(first, Mapping) else None
+            sql = SQLiteCursorWrapper.convert_query(self, sql, param_names=names)  # type: ignore[arg-type]
+        params = list(seq_of_params)
+        connection = self.connection
+        if not params:
+            return self._done(Result(None, [], 0, None))
+        return self._done(connection._client.executemany(sql, params, connection._begin()))
+
+    def executescript(self, script: str) -> Cursor:
+        raise NotImplementedError("executescript() is not supported on a libSQL server")
+
+    def fetchone(self) -> Any:
+        if self._position >= len(self._rows):
+            return None
+        row = self._rows[self._position]
+        self._position += 1
+        return row
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = self.arraysize if size is None else size
+        rows = self._rows[self._position : self._position + size]
+        self._position += len(rows)
+        return rows
+
+    def fetchall(self) -> list[Any]:
+        rows = self._rows[self._position :]
+        self._rows, self._position = [], 0
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        while (row := self.fetchone()) is not None:
+            yield row
+
+    def close(self) -> None:
+        self._rows, self._position = [], 0
+
+    def setinputsizes(self, sizes: Any) -> None:
+        pass
+
+    def setoutputsize(self, size: int, column: int | None = None) -> None:
+        pass
