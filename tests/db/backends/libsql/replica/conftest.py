@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from tests.sqld import Sqld
+from tests.sqld import Sqld, sqld_binary
 
 pytest.importorskip(
     "libsql", reason="needs the libsql package: pip install 'django-async-backend[libsql]'"
@@ -27,6 +27,8 @@ _names = itertools.count()
 
 @pytest.fixture(scope="module")
 def primary() -> Iterator[Sqld]:
+    if sqld_binary() is None:
+        pytest.skip("sqld is not installed (scripts/sqld --install)")
     with Sqld() as server:
         yield server
 

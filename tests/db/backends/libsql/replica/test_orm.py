@@ -14,6 +14,7 @@ from django_async_backend.db import async_connections
 from django_async_backend.db.transaction import async_atomic
 from tests.app.models import Author, Book, Publisher, Unique
 
+from ..helpers import libsql_suite
 from .test_sync_mode import run_in_thread
 
 
@@ -37,6 +38,8 @@ def migrated(replica_alias, primary):
 
         run_in_thread(flush)
 
+
+pytestmark = libsql_suite
 
 def test_migrate_and_the_sync_orm(migrated):
     a, b = migrated

@@ -14,8 +14,11 @@ from django.db import IntegrityError, OperationalError, connections, transaction
 
 from tests.sqld import Sqld
 
+from ..helpers import libsql_suite
 from .conftest import replica_settings
 
+
+pytestmark = libsql_suite
 
 def run_in_thread(fn):
     """Django's sync path: a thread with no event loop."""
