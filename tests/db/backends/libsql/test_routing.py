@@ -64,6 +64,7 @@ def split(server: Sqld, tmp_path: Any) -> Iterator[None]:
     configured = connections.configure_settings({"default": {}, **entries})
     for alias in entries:
         connections.settings[alias] = configured[alias]
+
     def fresh_table() -> None:
         with connections["lprimary"].cursor() as cursor:
             cursor.execute(TABLE)

@@ -44,7 +44,7 @@ class AsyncReplicaWrapper(AsyncDatabaseWrapper):
 
     async def has_replayed(self, position: Any) -> bool:
         """See :meth:`DatabaseWrapper.has_replayed`."""
-        return await self._run(self._sync.has_replayed, position)  # type: ignore[no-any-return]
+        return await self._run(self._sync.has_replayed, position)
 
 
 class ReplicaMethods:

@@ -37,7 +37,9 @@ class DatabaseCreation(TestDatabaseRecordingMixin, SQLiteCreation):
         path = Path(os.fspath(self.connection.settings_dict["NAME"]))
         return str(path.with_name(f"test_{path.name}"))
 
-    def _create_test_db(self, verbosity: int, autoclobber: bool, keepdb: bool = False) -> Any:
+    def _create_test_db(
+        self, verbosity: int, autoclobber: bool, keepdb: bool = False
+    ) -> Any:
         name = self._get_test_db_name()
         if not keepdb:
             self._remove(name)

@@ -70,6 +70,7 @@ _LIMITS = {
     sqlite3.SQLITE_LIMIT_COLUMN: 2000,
 }
 
+
 def _open(path: str, settings: LibSQLSettings) -> libsql.Connection:
     kwargs: dict[str, Any] = {
         "isolation_level": None,
@@ -366,10 +367,10 @@ class ReplicaCursor:
         return self._fetch("fetchone")
 
     def fetchmany(self, size: int | None = None) -> list[Any]:
-        return self._fetch("fetchmany", self.arraysize if size is None else size)  # type: ignore[no-any-return]
+        return self._fetch("fetchmany", self.arraysize if size is None else size)
 
     def fetchall(self) -> list[Any]:
-        return self._fetch("fetchall")  # type: ignore[no-any-return]
+        return self._fetch("fetchall")
 
     def __iter__(self) -> Iterator[Any]:
         while (row := self.fetchone()) is not None:

@@ -42,7 +42,7 @@ def translate(error: ValueError) -> sqlite3.Error:
     if match is not None:
         code = int(match.group(1))
         exc = _BY_CODE.get(code & 0xFF, sqlite3.OperationalError)(message)
-        exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+        exc.sqlite_errorcode = code
         return exc
     if message.startswith(_PARAMETER):
         return sqlite3.ProgrammingError(message)

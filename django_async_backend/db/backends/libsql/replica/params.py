@@ -59,11 +59,11 @@ class _Positional(dict[str, Any]):
     def __init__(self, params: Mapping[str, Any]) -> None:
         super().__init__()
         self.params = params
-        self.values: list[Any] = []
+        self.collected: list[Any] = []
 
     def __getitem__(self, name: str) -> str:
         value = adapt(self.params[name])
-        self.values.append(str(value) if is_big(value) else value)
+        self.collected.append(str(value) if is_big(value) else value)
         return CAST if is_big(value) else "?"
 
 
@@ -82,7 +82,7 @@ def prepare(sql: str, params: Any, *, django_style: bool) -> tuple[str, Any]:
                 "Django's %(name)s style (through a Django cursor)."
             )
         recorder = _Positional(params)
-        return sql % recorder, tuple(recorder.values)
+        return sql % recorder, tuple(recorder.collected)
     values = [adapt(value) for value in params]
     big = [is_big(value) for value in values]
     if not any(big):
@@ -137,6 +137,7 @@ def _format_to_qmark(sql: str) -> str:
 def _cast_placeholders(sql: str, big: list[bool], django_style: bool) -> str | None:
     """``sql`` with the placeholders flagged in ``big`` cast; None if the
     placeholders cannot be matched to the parameters one to one."""
+    pieces: list[str] | None
     if django_style:
         pieces = [piece.replace("%%", "%") for piece in FORMAT_QMARK_REGEX.split(sql)]
     else:
@@ -173,7 +174,9 @@ def _split_qmarks(sql: str) -> list[str] | None:
                 return None
             pieces.append(sql[start:i])
             start = i = i + 1
-        elif char in ":@$" and i + 1 < n and (sql[i + 1].isalpha() or sql[i + 1] == "_"):
+        elif (
+            char in ":@$" and i + 1 < n and (sql[i + 1].isalpha() or sql[i + 1] == "_")
+        ):
             return None
         else:
             i += 1

@@ -18,7 +18,8 @@ from django.db import connections
 from tests.sqld import Sqld, sqld_binary
 
 pytest.importorskip(
-    "libsql", reason="needs the libsql package: pip install 'django-async-backend[libsql]'"
+    "libsql",
+    reason="needs the libsql package: pip install 'django-async-backend[libsql]'",
 )
 
 ENGINE = "django_async_backend.db.backends.libsql.replica"

@@ -41,6 +41,7 @@ def migrated(replica_alias, primary):
 
 pytestmark = libsql_suite
 
+
 def test_migrate_and_the_sync_orm(migrated):
     a, b = migrated
 
@@ -73,7 +74,9 @@ def test_async_api_orm_transactions_and_sync(migrated):
             await Book.objects.using(a).acreate(title="kept", author=author)
             try:
                 async with async_atomic(using=a):
-                    await Book.objects.using(a).acreate(title="savepoint", author=author)
+                    await Book.objects.using(a).acreate(
+                        title="savepoint", author=author
+                    )
                     raise ValueError
             except ValueError:
                 pass
@@ -111,7 +114,9 @@ def test_concurrent_tasks_each_on_their_own_replica_connection(migrated):
         publisher = await Publisher.objects.using(a).acreate(name="P")
 
         async def write(i):
-            return await Author.objects.using(a).acreate(name=f"A{i}", publisher=publisher)
+            return await Author.objects.using(a).acreate(
+                name=f"A{i}", publisher=publisher
+            )
 
         authors = await asyncio.gather(*(write(i) for i in range(8)))
         assert len({author.pk for author in authors}) == 8

@@ -17,8 +17,8 @@ from tests.sqld import Sqld
 from ..helpers import libsql_suite
 from .conftest import replica_settings
 
-
 pytestmark = libsql_suite
+
 
 def run_in_thread(fn):
     """Django's sync path: a thread with no event loop."""
@@ -123,7 +123,9 @@ def test_blobs_text_floats_nulls_round_trip(replica_alias):
             [memoryview(blob), "héllo ✓", 1.5, None],
         )  # fmt: skip
         connections[b].sync()
-        assert rows(b, "SELECT b, t, f, n FROM t_types") == [(blob, "héllo ✓", 1.5, None)]
+        assert rows(b, "SELECT b, t, f, n FROM t_types") == [
+            (blob, "héllo ✓", 1.5, None)
+        ]
 
     run_in_thread(main)
 
@@ -203,3 +205,21 @@ def test_primary_down_reads_work_writes_and_sync_raise(tmp_path):
     finally:
         del connections.settings["down"]
         server.close()
+
+
+def test_encryption_key_encrypts_the_local_file(replica_alias, tmp_path):
+    plain = replica_alias()
+    secret = replica_alias(ENCRYPTION_KEY="a test key")
+
+    def main():
+        execute(plain, "CREATE TABLE t_secret (s TEXT)")
+        execute(plain, "INSERT INTO t_secret VALUES ('hidden')")
+        connections[secret].sync()
+        return rows(secret, "SELECT s FROM t_secret")
+
+    assert run_in_thread(main) == [("hidden",)]
+    path = connections.settings[secret]["NAME"]
+    with open(path, "rb") as file:
+        assert not file.read(16).startswith(b"SQLite format 3")
+    with open(connections.settings[plain]["NAME"], "rb") as file:
+        assert file.read(16).startswith(b"SQLite format 3")
