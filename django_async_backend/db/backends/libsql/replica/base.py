@@ -30,7 +30,7 @@ from ...sqlite3.base import DatabaseWrapper as SQLiteEngineWrapper
 from ..base import LibSQLWrapperMixin
 from ..operations import DatabaseOperations
 from .creation import DatabaseCreation
-from .driver import connection_factory
+from .driver import ReplicaConnection, connection_factory
 
 __all__ = ["AsyncReplicaWrapper", "DatabaseWrapper", "ReplicaMethods"]
 
@@ -45,6 +45,10 @@ class AsyncReplicaWrapper(AsyncDatabaseWrapper):
     async def has_replayed(self, position: Any) -> bool:
         """See :meth:`DatabaseWrapper.has_replayed`."""
         return await self._run(self._sync.has_replayed, position)
+
+    def _prepare_for_new_owner(self) -> None:
+        super()._prepare_for_new_owner()
+        self._sync._mark_replica_stale()
 
 
 class ReplicaMethods:
@@ -68,6 +72,15 @@ class ReplicaMethods:
         self.ensure_connection()
         with self.wrap_database_errors:
             self.connection.sync()
+
+    def _mark_replica_stale(self) -> None:
+        """The connection serves a new task or request: sync it before its
+        next statement (see ``ReplicaConnection.refresh_if_stale``)."""
+        replica = self.connection
+        while replica is not None and not isinstance(replica, ReplicaConnection):
+            replica = getattr(replica, "raw", None)  # async: adapter -> driver
+        if replica is not None:
+            replica.stale = True
 
     # -- read-your-writes hooks (django_async_backend.db.routers) -----------------
 
@@ -99,6 +112,12 @@ class ReplicaMethods:
 
 class DatabaseWrapper(ReplicaMethods, LibSQLWrapperMixin, SQLiteEngineWrapper):
     """The SQLite ENGINE's wrapper on a ``libsql`` embedded replica."""
+
+    def close_if_unusable_or_obsolete(self) -> None:
+        # Django's request boundary: a connection kept for the next request
+        # syncs before it serves it.
+        super().close_if_unusable_or_obsolete()
+        self._mark_replica_stale()
 
     display_name = "libSQL (embedded replica)"
     ops_class = DatabaseOperations

@@ -17,7 +17,7 @@ from django.db.backends.sqlite3.creation import DatabaseCreation as SQLiteCreati
 
 from ...base.creation import TestDatabaseRecordingMixin
 
-__all__ = ["DatabaseCreation", "replica_files"]
+__all__ = ["DatabaseCreation", "ReplicaFileCreation", "replica_files"]
 
 _SUFFIXES = ("", "-wal", "-shm", "-info", "-client_wal_index")
 
@@ -27,7 +27,7 @@ def replica_files(path: str) -> list[Path]:
     return [Path(f"{path}{suffix}") for suffix in _SUFFIXES]
 
 
-class DatabaseCreation(TestDatabaseRecordingMixin, SQLiteCreation):
+class ReplicaFileCreation(SQLiteCreation):
     """Django's SQLite test database creation, for a replica file."""
 
     def _get_test_db_name(self) -> str:
@@ -51,3 +51,7 @@ class DatabaseCreation(TestDatabaseRecordingMixin, SQLiteCreation):
     def _remove(self, name: str) -> None:
         for path in replica_files(name):
             path.unlink(missing_ok=True)
+
+
+class DatabaseCreation(TestDatabaseRecordingMixin, ReplicaFileCreation):
+    """The test databases, recorded for the test cases' flush."""

@@ -40,6 +40,7 @@ import functools
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,6 +65,9 @@ _FOREIGN_KEYS_GET = re.compile(
 )
 _DATA_CHANGE = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 _ON = frozenset({"1", "ON", "TRUE", "YES"})
+
+SYNC_RETRY_SECONDS = 5.0
+"""After a failed sync, how long stale connections read without trying again."""
 
 _LIMITS = {
     sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 32766,
@@ -96,6 +100,10 @@ class ReplicaConnection:
         self.settings = settings
         self.offline = offline
         self.offline_reason = ""
+        # Set when a kept connection starts serving a new task or request:
+        # sync before its next statement outside a transaction.
+        self.stale = False
+        self._sync_failed_at = -SYNC_RETRY_SECONDS
         self._isolation_level: str | None = None
         self.foreign_keys = False
         self.row_factory: Any = None
@@ -153,6 +161,25 @@ class ReplicaConnection:
             self.raw.sync()
         except ValueError as error:
             raise translate(error) from None
+
+    def refresh_if_stale(self) -> None:
+        """Sync a kept connection for its new task or request.
+
+        A new connection syncs as it opens; a kept one syncs here, before the
+        first statement of its new owner, so every task or request starts on
+        the primary's latest state (about 1 ms). With the primary down, the
+        local state serves, and no sync is tried again for
+        ``SYNC_RETRY_SECONDS`` (a failing sync waits ~3 s for its handshake).
+        """
+        if not self.stale or self.in_transaction:
+            return
+        self.stale = False
+        if time.monotonic() - self._sync_failed_at < SYNC_RETRY_SECONDS:
+            return
+        try:
+            self.sync()
+        except sqlite3.OperationalError:
+            self._sync_failed_at = time.monotonic()
 
     def check_writable(self, sql: str) -> None:
         if self.offline and may_write(sql):
@@ -319,6 +346,7 @@ class ReplicaCursor:
     def execute(self, sql: str, params: Any = None) -> ReplicaCursor:
         if self._local(sql):
             return self
+        self.connection.refresh_if_stale()
         self.connection.check_writable(sql)
         self.connection._begin_implicitly(sql)
         sql, params = prepare(sql, params, django_style=self.django_style)
@@ -326,6 +354,7 @@ class ReplicaCursor:
         return self
 
     def executemany(self, sql: str, params: Any) -> ReplicaCursor:
+        self.connection.refresh_if_stale()
         self.connection.check_writable(sql)
         self.connection._begin_implicitly(sql)
         rows = list(params)
