@@ -64,6 +64,8 @@ _FOREIGN_KEYS_GET = re.compile(
     r"\s*PRAGMA\s+(?:main\.)?foreign_keys\s*;?\s*$", re.IGNORECASE
 )
 _DATA_CHANGE = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+_SAVEPOINT = re.compile(r"\s*SAVEPOINT\s+(.+?)\s*;?\s*$", re.IGNORECASE)
+_RELEASE = re.compile(r"\s*RELEASE\s+(?:SAVEPOINT\s+)?(.+?)\s*;?\s*$", re.IGNORECASE)
 _ON = frozenset({"1", "ON", "TRUE", "YES"})
 
 SYNC_RETRY_SECONDS = 5.0
@@ -103,6 +105,9 @@ class ReplicaConnection:
         # Set when a kept connection starts serving a new task or request:
         # sync before its next statement outside a transaction.
         self.stale = False
+        # The savepoint that began the transaction (SQLite's SAVEPOINT outside
+        # one), whose RELEASE commits it.
+        self.outer_savepoint: str | None = None
         self._sync_failed_at = -SYNC_RETRY_SECONDS
         self._isolation_level: str | None = None
         self.foreign_keys = False
@@ -226,6 +231,7 @@ class ReplicaConnection:
             raise translate(error) from None
 
     def commit(self) -> None:
+        self.outer_savepoint = None
         if not self.in_transaction:
             return
         try:
@@ -234,6 +240,7 @@ class ReplicaConnection:
             raise translate(error) from None
 
     def rollback(self) -> None:
+        self.outer_savepoint = None
         if not self.in_transaction:
             return
         try:
@@ -276,7 +283,17 @@ class ReplicaConnection:
     # -- statements (for ReplicaCursor) ------------------------------------------
 
     def _begin_implicitly(self, sql: str) -> None:
-        """sqlite3's legacy transaction control, with autocommit off."""
+        """sqlite3's legacy transaction control, with autocommit off; and
+        SQLite's ``SAVEPOINT`` outside a transaction, which begins one (the
+        replica refuses it as a first statement: "invalid state")."""
+        savepoint = _SAVEPOINT.match(sql)
+        if savepoint is not None and not self.in_transaction:
+            try:
+                self.raw.execute("BEGIN DEFERRED")
+            except ValueError as error:
+                raise translate(error) from None
+            self.outer_savepoint = savepoint.group(1)
+            return
         if (
             self._isolation_level is not None
             and not self.in_transaction
@@ -351,6 +368,11 @@ class ReplicaCursor:
         self.connection._begin_implicitly(sql)
         sql, params = prepare(sql, params, django_style=self.django_style)
         self._run(sql, params)
+        released = _RELEASE.match(sql)
+        connection = self.connection
+        if released is not None and released.group(1) == connection.outer_savepoint:
+            connection.outer_savepoint = None
+            connection.commit()  # as SQLite: releasing it ends the transaction
         return self
 
     def executemany(self, sql: str, params: Any) -> ReplicaCursor:
