@@ -355,9 +355,10 @@ class ReplicaCursor:
         except ValueError as error:
             raise translate(error) from None
         self._rows = None
-        self.description = self._raw.description
-        rowcount = self._raw.rowcount
-        self.rowcount = -1 if self.description is not None else rowcount
+        # libsql gives an empty description for statements without rows
+        # (sqlite3: None), and a row count for queries (sqlite3: -1).
+        self.description = self._raw.description or None
+        self.rowcount = -1 if self.description is not None else self._raw.rowcount
         self.lastrowid = self._raw.lastrowid
 
     def execute(self, sql: str, params: Any = None) -> ReplicaCursor:
