@@ -49,6 +49,9 @@ class ReplicaFileCreation(SQLiteCreation):
         self._remove(test_database_name)
 
     def _remove(self, name: str) -> None:
+        from .driver import forget_idle
+
+        forget_idle(name)
         for path in replica_files(name):
             path.unlink(missing_ok=True)
 

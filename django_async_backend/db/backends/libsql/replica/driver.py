@@ -40,6 +40,7 @@ import functools
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -52,7 +53,7 @@ from ..settings import LibSQLSettings
 from .errors import translate
 from .params import prepare, prepare_many
 
-__all__ = ["ReplicaConnection", "ReplicaCursor", "connection_factory"]
+__all__ = ["ReplicaConnection", "ReplicaCursor", "connection_factory", "forget_idle"]
 
 _SKIPPED = re.compile(
     r"\s*PRAGMA\s+(?:main\.)?(?:legacy_alter_table|journal_mode)\s*=", re.IGNORECASE
@@ -75,6 +76,42 @@ _LIMITS = {
     sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 32766,
     sqlite3.SQLITE_LIMIT_COLUMN: 2000,
 }
+
+
+MAX_IDLE = 64
+"""``libsql`` connections kept per replica file for reuse."""
+
+# libsql 0.1.8 never releases the primary-side connection that forwards an
+# embedded replica's writes: close() leaves it open on the server, and sqld
+# refuses new ones after 128 ("Timed out while opening database
+# connection"). So connections are kept and reused, never closed while the
+# process runs: a connection per task must not cost one on the server.
+_idle: dict[tuple[str, LibSQLSettings], list[libsql.Connection]] = {}
+_idle_lock = threading.Lock()
+
+
+def _take_idle(path: str, settings: LibSQLSettings) -> libsql.Connection | None:
+    with _idle_lock:
+        kept = _idle.get((os.path.realpath(path), settings))
+        return kept.pop() if kept else None
+
+
+def _keep_idle(raw: libsql.Connection, path: str, settings: LibSQLSettings) -> bool:
+    with _idle_lock:
+        kept = _idle.setdefault((os.path.realpath(path), settings), [])
+        if len(kept) >= MAX_IDLE:
+            return False
+        kept.append(raw)
+        return True
+
+
+def forget_idle(path: str) -> None:
+    """Drop the kept connections of the replica at ``path`` (its files were
+    removed: the test database is made afresh)."""
+    key = os.path.realpath(path)
+    with _idle_lock:
+        for kept_key in [k for k in _idle if k[0] == key]:
+            del _idle[kept_key]
 
 
 def _open(path: str, settings: LibSQLSettings) -> libsql.Connection:
@@ -120,7 +157,13 @@ class ReplicaConnection:
 
     @classmethod
     def open(cls, path: str, settings: LibSQLSettings) -> ReplicaConnection:
-        """Open the replica (``libsql.connect`` syncs it as it opens)."""
+        """Open the replica and sync it (a kept connection syncs before its
+        first statement instead)."""
+        kept = _take_idle(path, settings)
+        if kept is not None:
+            connection = cls(kept, path, settings)
+            connection.stale = True
+            return connection
         try:
             raw = _open(path, settings)
         except ValueError as error:
@@ -130,7 +173,9 @@ class ReplicaConnection:
             connection = cls._offline(path, settings)
             connection.offline_reason = str(error)
             return connection
-        return cls(raw, path, settings)
+        connection = cls(raw, path, settings)
+        connection.sync()  # libsql's connect() does not; ~1 ms once synced
+        return connection
 
     @classmethod
     def _offline(cls, path: str, settings: LibSQLSettings) -> ReplicaConnection:
@@ -249,7 +294,12 @@ class ReplicaConnection:
             raise translate(error) from None
 
     def close(self) -> None:
+        """Give the ``libsql`` connection back for reuse (see ``_idle``)."""
         try:
+            if self.in_transaction:
+                self.raw.rollback()
+            if not self.offline and _keep_idle(self.raw, self.path, self.settings):
+                return
             self.raw.close()
         except ValueError as error:
             raise translate(error) from None
@@ -330,7 +380,10 @@ class ReplicaCursor:
             return True
         match = _FOREIGN_KEYS_SET.match(sql)
         if match:
-            self._run(sql, None)
+            # Recorded only: libsql forwards the assignment to the primary
+            # (so it fails while the primary is down) and keeps no state.
+            self._reset()
+            self._raw, self._rows = None, []
             if not self.connection.in_transaction:
                 self.connection.foreign_keys = match.group(1).upper() in _ON
             return True

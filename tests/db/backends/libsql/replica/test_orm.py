@@ -66,7 +66,7 @@ def test_async_api_orm_transactions_and_sync(migrated):
     a, b = migrated
 
     async def main():
-        # b's connection opens (and syncs, as libsql does on connect) first.
+        # b's connection opens (and syncs, as the ENGINE does on connect) first.
         assert await Book.objects.using(b).acount() == 0
         publisher = await Publisher.objects.using(a).acreate(name="P")
         author = await Author.objects.using(a).acreate(name="A", publisher=publisher)

@@ -181,6 +181,7 @@ def test_primary_down_reads_work_writes_and_sync_raise(tmp_path):
     try:
         settings = replica_settings(tmp_path / "down.db", server)
         connections.settings["down"] = settings
+        connections.settings["down2"] = dict(settings)
 
         def main():
             execute("down", "CREATE TABLE t_down (s TEXT)")
@@ -194,16 +195,27 @@ def test_primary_down_reads_work_writes_and_sync_raise(tmp_path):
             # A connection opened while the primary is down reads the file.
             connections["down"].close()
             assert rows("down", "SELECT s FROM t_down") == [("before",)]
-            with pytest.raises(OperationalError, match="unreachable"):
+            with pytest.raises(OperationalError):
                 execute("down", "INSERT INTO t_down VALUES ('while down')")
+            # A connection that has to connect anew (no kept one) opens the
+            # local file offline: reads work, writes are refused up front.
+            assert rows("down2", "SELECT s FROM t_down") == [("before",)]
+            with pytest.raises(OperationalError, match="unreachable"):
+                execute("down2", "INSERT INTO t_down VALUES ('while down')")
             server.start()
-            connections["down"].sync()  # reconnects
+            connections["down2"].sync()  # reconnects to the primary
+            execute("down2", "INSERT INTO t_down VALUES ('via down2')")
+            connections["down"].sync()
             execute("down", "INSERT INTO t_down VALUES ('after')")
-            assert rows("down", "SELECT s FROM t_down") == [("before",), ("after",)]
+            assert rows("down", "SELECT s FROM t_down") == [
+                ("before",),
+                ("via down2",),
+                ("after",),
+            ]
 
         run_in_thread(main)
     finally:
-        del connections.settings["down"]
+        del connections.settings["down"], connections.settings["down2"]
         server.close()
 
 
@@ -223,3 +235,19 @@ def test_encryption_key_encrypts_the_local_file(replica_alias, tmp_path):
         assert not file.read(16).startswith(b"SQLite format 3")
     with open(connections.settings[plain]["NAME"], "rb") as file:
         assert file.read(16).startswith(b"SQLite format 3")
+
+
+def test_reconnecting_does_not_exhaust_the_primary(replica_alias):
+    """libsql 0.1.8 leaves the primary-side connection of a closed replica
+    connection open, and sqld refuses writes after 128 of them: the driver
+    reuses its libsql connections instead of closing them."""
+    a = replica_alias()
+
+    def main():
+        execute(a, "CREATE TABLE t_reconnect (i INTEGER)")
+        for i in range(200):
+            connections[a].close()
+            execute(a, "INSERT INTO t_reconnect VALUES (%s)", [i])
+        return rows(a, "SELECT count(*) FROM t_reconnect")
+
+    assert run_in_thread(main) == [(200,)]
