@@ -49,9 +49,9 @@ class ReplicaFileCreation(SQLiteCreation):
         self._remove(test_database_name)
 
     def _remove(self, name: str) -> None:
-        from .driver import forget_idle
+        from .driver import forget_file
 
-        forget_idle(name)
+        forget_file(name)
         for path in replica_files(name):
             path.unlink(missing_ok=True)
 

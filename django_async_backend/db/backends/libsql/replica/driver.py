@@ -36,6 +36,7 @@ layers use, over ``libsql.Connection`` (0.1.8):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -53,7 +54,7 @@ from ..settings import LibSQLSettings
 from .errors import translate
 from .params import prepare, prepare_many
 
-__all__ = ["ReplicaConnection", "ReplicaCursor", "connection_factory", "forget_idle"]
+__all__ = ["ReplicaConnection", "ReplicaCursor", "connection_factory", "forget_file"]
 
 _SKIPPED = re.compile(
     r"\s*PRAGMA\s+(?:main\.)?(?:legacy_alter_table|journal_mode)\s*=", re.IGNORECASE
@@ -78,40 +79,35 @@ _LIMITS = {
 }
 
 
-MAX_IDLE = 64
-"""``libsql`` connections kept per replica file for reuse."""
+class ReplicaFile:
+    """The one ``libsql`` connection of this process to a replica file.
 
-# libsql 0.1.8 never releases the primary-side connection that forwards an
-# embedded replica's writes: close() leaves it open on the server, and sqld
-# refuses new ones after 128 ("Timed out while opening database
-# connection"). So connections are kept and reused, never closed while the
-# process runs: a connection per task must not cost one on the server.
-_idle: dict[tuple[str, LibSQLSettings], list[libsql.Connection]] = {}
-_idle_lock = threading.Lock()
+    ``libsql`` 0.1.8 makes every ``connect()`` a database of its own, with
+    its own replicator: two of them on one file inject frames into it
+    independently and corrupt it ("database disk image is malformed"), and
+    a closed one is never released on the primary (sqld refuses writes after
+    128 of them). So every :class:`ReplicaConnection` of the process to a
+    file shares one ``libsql`` connection, taking turns: :attr:`lock` is held
+    for each call, and from ``BEGIN`` to the end of the transaction, so a
+    transaction has the connection to itself. A connection that waits longer
+    than ``OPTIONS["timeout"]`` for its turn gets ``OperationalError``
+    ("database is locked"), as SQLite's own busy timeout.
+    """
 
-
-def _take_idle(path: str, settings: LibSQLSettings) -> libsql.Connection | None:
-    with _idle_lock:
-        kept = _idle.get((os.path.realpath(path), settings))
-        return kept.pop() if kept else None
-
-
-def _keep_idle(raw: libsql.Connection, path: str, settings: LibSQLSettings) -> bool:
-    with _idle_lock:
-        kept = _idle.setdefault((os.path.realpath(path), settings), [])
-        if len(kept) >= MAX_IDLE:
-            return False
-        kept.append(raw)
-        return True
+    def __init__(self, raw: libsql.Connection) -> None:
+        self.raw = raw
+        self.lock = threading.RLock()
 
 
-def forget_idle(path: str) -> None:
-    """Drop the kept connections of the replica at ``path`` (its files were
-    removed: the test database is made afresh)."""
-    key = os.path.realpath(path)
-    with _idle_lock:
-        for kept_key in [k for k in _idle if k[0] == key]:
-            del _idle[kept_key]
+_files: dict[str, ReplicaFile] = {}
+_files_lock = threading.Lock()
+
+
+def forget_file(path: str) -> None:
+    """The replica at ``path`` was removed (a test database made afresh):
+    the next connection opens it anew."""
+    with _files_lock:
+        _files.pop(os.path.realpath(path), None)
 
 
 def _open(path: str, settings: LibSQLSettings) -> libsql.Connection:
@@ -132,9 +128,11 @@ class ReplicaConnection:
 
     def __init__(
         self, raw: libsql.Connection, path: str, settings: LibSQLSettings, *,
-        offline: bool = False,
+        offline: bool = False, shared: ReplicaFile | None = None,
     ) -> None:  # fmt: skip
         self.raw = raw
+        self.shared = shared
+        self._holding = False  # this connection's transaction holds the turn
         self.path = path
         self.settings = settings
         self.offline = offline
@@ -157,24 +155,32 @@ class ReplicaConnection:
 
     @classmethod
     def open(cls, path: str, settings: LibSQLSettings) -> ReplicaConnection:
-        """Open the replica and sync it (a kept connection syncs before its
-        first statement instead)."""
-        kept = _take_idle(path, settings)
-        if kept is not None:
-            connection = cls(kept, path, settings)
-            connection.stale = True
-            return connection
-        try:
-            raw = _open(path, settings)
-        except ValueError as error:
-            if not os.path.exists(path):
-                raise translate(error) from None
+        """Open the replica: the process's shared connection to the file
+        (synced before its first statement), or a new one (synced now)."""
+        key = os.path.realpath(path)
+        with _files_lock:
+            shared = _files.get(key)
+            if shared is None:
+                try:
+                    shared = _files[key] = ReplicaFile(_open(path, settings))
+                    fresh = True
+                except ValueError as error:
+                    if not os.path.exists(path):
+                        raise translate(error) from None
+                    offline_reason = str(error)
+                    shared = None
+            else:
+                fresh = False
+        if shared is None:
             # The primary is unreachable: serve the local file, read-only.
             connection = cls._offline(path, settings)
-            connection.offline_reason = str(error)
+            connection.offline_reason = offline_reason
             return connection
-        connection = cls(raw, path, settings)
-        connection.sync()  # libsql's connect() does not; ~1 ms once synced
+        connection = cls(shared.raw, path, settings, shared=shared)
+        if fresh:
+            connection.sync()  # libsql's connect() does not
+        else:
+            connection.stale = True
         return connection
 
     @classmethod
@@ -201,16 +207,46 @@ class ReplicaConnection:
                 raise sqlite3.OperationalError(
                     "Cannot sync an offline replica inside a transaction."
                 )
+            online = ReplicaConnection.open(self.path, self.settings)
+            if online.offline:
+                raise sqlite3.OperationalError(
+                    f"The libSQL primary {self.settings.sync_url} is still "
+                    f"unreachable ({online.offline_reason})."
+                )
+            self.raw.close()
+            self.raw, self.shared = online.raw, online.shared
+            self.offline, self.offline_reason = False, ""
+        with self.turn():
             try:
-                raw = _open(self.path, self.settings)
+                self.raw.sync()
             except ValueError as error:
                 raise translate(error) from None
-            self.raw.close()
-            self.raw, self.offline, self.offline_reason = raw, False, ""
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """Hold the shared connection for a call (see :class:`ReplicaFile`);
+        keep holding it while the call leaves a transaction open."""
+        shared = self.shared
+        if shared is None:
+            yield
+            return
+        if not shared.lock.acquire(timeout=self.settings.timeout or 5.0):
+            raise sqlite3.OperationalError(
+                f"database is locked: another connection's transaction on the "
+                f"replica {self.path!r} kept it for longer than the timeout "
+                f"({self.settings.timeout:g} s, OPTIONS['timeout'])."
+            )
         try:
-            self.raw.sync()
-        except ValueError as error:
-            raise translate(error) from None
+            yield
+        finally:
+            open_now = bool(self.raw.in_transaction)
+            if open_now and not self._holding:
+                shared.lock.acquire()  # re-entrant: held until the end
+                self._holding = True
+            elif not open_now and self._holding:
+                shared.lock.release()
+                self._holding = False
+            shared.lock.release()
 
     def refresh_if_stale(self) -> None:
         """Sync a kept connection for its new task or request.
@@ -244,7 +280,11 @@ class ReplicaConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return bool(self.raw.in_transaction)
+        # The shared connection's state is this connection's only while it
+        # holds the turn for its transaction.
+        if self.shared is None:
+            return bool(self.raw.in_transaction)
+        return self._holding
 
     @property
     def isolation_level(self) -> str | None:
@@ -270,39 +310,41 @@ class ReplicaConnection:
 
     def executescript(self, script: str) -> None:
         self.check_writable(script)
-        try:
-            self.raw.executescript(script)
-        except ValueError as error:
-            raise translate(error) from None
+        with self.turn():
+            try:
+                self.raw.executescript(script)
+            except ValueError as error:
+                raise translate(error) from None
 
     def commit(self) -> None:
         self.outer_savepoint = None
         if not self.in_transaction:
             return
-        try:
-            self.raw.commit()
-        except ValueError as error:
-            raise translate(error) from None
+        with self.turn():
+            try:
+                self.raw.commit()
+            except ValueError as error:
+                raise translate(error) from None
 
     def rollback(self) -> None:
         self.outer_savepoint = None
         if not self.in_transaction:
             return
-        try:
-            self.raw.rollback()
-        except ValueError as error:
-            raise translate(error) from None
+        with self.turn():
+            try:
+                self.raw.rollback()
+            except ValueError as error:
+                raise translate(error) from None
 
     def close(self) -> None:
-        """Give the ``libsql`` connection back for reuse (see ``_idle``)."""
-        try:
-            if self.in_transaction:
-                self.raw.rollback()
-            if not self.offline and _keep_idle(self.raw, self.path, self.settings):
-                return
-            self.raw.close()
-        except ValueError as error:
-            raise translate(error) from None
+        """Roll back; the shared connection itself stays open for the
+        process's other connections (see :class:`ReplicaFile`)."""
+        self.rollback()
+        if self.shared is None:
+            try:
+                self.raw.close()
+            except ValueError as error:
+                raise translate(error) from None
 
     def interrupt(self) -> None:
         """``libsql`` cannot interrupt a statement: it runs to its end."""
@@ -338,10 +380,11 @@ class ReplicaConnection:
         replica refuses it as a first statement: "invalid state")."""
         savepoint = _SAVEPOINT.match(sql)
         if savepoint is not None and not self.in_transaction:
-            try:
-                self.raw.execute("BEGIN DEFERRED")
-            except ValueError as error:
-                raise translate(error) from None
+            with self.turn():
+                try:
+                    self.raw.execute("BEGIN DEFERRED")
+                except ValueError as error:
+                    raise translate(error) from None
             self.outer_savepoint = savepoint.group(1)
             return
         if (
@@ -350,10 +393,11 @@ class ReplicaConnection:
             and _DATA_CHANGE.match(sql)
         ):
             mode = self._isolation_level or "DEFERRED"
-            try:
-                self.raw.execute(f"BEGIN {mode}")
-            except ValueError as error:
-                raise translate(error) from None
+            with self.turn():
+                try:
+                    self.raw.execute(f"BEGIN {mode}")
+                except ValueError as error:
+                    raise translate(error) from None
 
 
 class ReplicaCursor:
@@ -396,23 +440,29 @@ class ReplicaCursor:
 
     def _run(self, sql: str, params: Any, many: bool = False) -> None:
         connection = self.connection
-        if self._raw is None:
-            self._raw = connection.raw.cursor()
-        try:
-            if many:
-                self._raw.executemany(sql, params)
-            elif params is None:
-                self._raw.execute(sql)
-            else:
-                self._raw.execute(sql, params)
-        except ValueError as error:
-            raise translate(error) from None
-        self._rows = None
+        with connection.turn():
+            if self._raw is None:
+                self._raw = connection.raw.cursor()
+            try:
+                if many:
+                    self._raw.executemany(sql, params)
+                elif params is None:
+                    self._raw.execute(sql)
+                else:
+                    self._raw.execute(sql, params)
+            except ValueError as error:
+                raise translate(error) from None
+            # The rows now: the shared connection may serve another
+            # connection before this cursor is read.
+            description = self._raw.description or None
+            rows = self._raw.fetchall() if description is not None else None
+            rowcount, lastrowid = self._raw.rowcount, self._raw.lastrowid
+        self._rows = rows
         # libsql gives an empty description for statements without rows
         # (sqlite3: None), and a row count for queries (sqlite3: -1).
-        self.description = self._raw.description or None
-        self.rowcount = -1 if self.description is not None else self._raw.rowcount
-        self.lastrowid = self._raw.lastrowid
+        self.description = description
+        self.rowcount = -1 if self.description is not None else rowcount
+        self.lastrowid = lastrowid
 
     def execute(self, sql: str, params: Any = None) -> ReplicaCursor:
         if self._local(sql):

@@ -12,6 +12,7 @@ import time
 import pytest
 from django.db import IntegrityError, OperationalError, connections, transaction
 
+from django_async_backend.db.backends.libsql.replica.driver import forget_file
 from tests.sqld import Sqld
 
 from ..helpers import libsql_suite
@@ -181,7 +182,6 @@ def test_primary_down_reads_work_writes_and_sync_raise(tmp_path):
     try:
         settings = replica_settings(tmp_path / "down.db", server)
         connections.settings["down"] = settings
-        connections.settings["down2"] = dict(settings)
 
         def main():
             execute("down", "CREATE TABLE t_down (s TEXT)")
@@ -197,25 +197,27 @@ def test_primary_down_reads_work_writes_and_sync_raise(tmp_path):
             assert rows("down", "SELECT s FROM t_down") == [("before",)]
             with pytest.raises(OperationalError):
                 execute("down", "INSERT INTO t_down VALUES ('while down')")
-            # A connection that has to connect anew (no kept one) opens the
-            # local file offline: reads work, writes are refused up front.
-            assert rows("down2", "SELECT s FROM t_down") == [("before",)]
+            # A process with no connection to the file yet (forget_file: as
+            # a new process) opens the local file offline: reads work, writes
+            # are refused up front.
+            connections["down"].close()
+            forget_file(settings["NAME"])
+            assert rows("down", "SELECT s FROM t_down") == [("before",)]
             with pytest.raises(OperationalError, match="unreachable"):
-                execute("down2", "INSERT INTO t_down VALUES ('while down')")
+                execute("down", "INSERT INTO t_down VALUES ('while down')")
             server.start()
-            connections["down2"].sync()  # reconnects to the primary
-            execute("down2", "INSERT INTO t_down VALUES ('via down2')")
-            connections["down"].sync()
+            connections["down"].sync()  # reconnects to the primary
+            execute("down", "INSERT INTO t_down VALUES ('via sync')")
             execute("down", "INSERT INTO t_down VALUES ('after')")
             assert rows("down", "SELECT s FROM t_down") == [
                 ("before",),
-                ("via down2",),
+                ("via sync",),
                 ("after",),
             ]
 
         run_in_thread(main)
     finally:
-        del connections.settings["down"], connections.settings["down2"]
+        del connections.settings["down"]
         server.close()
 
 
