@@ -87,16 +87,45 @@ class ReplicaFile:
     independently and corrupt it ("database disk image is malformed"), and
     a closed one is never released on the primary (sqld refuses writes after
     128 of them). So every :class:`ReplicaConnection` of the process to a
-    file shares one ``libsql`` connection, taking turns: :attr:`lock` is held
-    for each call, and from ``BEGIN`` to the end of the transaction, so a
-    transaction has the connection to itself. A connection that waits longer
-    than ``OPTIONS["timeout"]`` for its turn gets ``OperationalError``
-    ("database is locked"), as SQLite's own busy timeout.
+    file shares one ``libsql`` connection, taking turns: :attr:`lock`
+    (:class:`Turns`) is held for each call, and from ``BEGIN`` to the end
+    of the transaction, so a transaction has the connection to itself. A
+    connection that waits longer than ``OPTIONS["timeout"]`` for its turn
+    gets ``OperationalError`` ("database is locked"), as with SQLite's own
+    busy timeout.
     """
 
     def __init__(self, raw: libsql.Connection) -> None:
         self.raw = raw
-        self.lock = threading.RLock()
+        self.lock = Turns()
+
+
+class Turns:
+    """A lock owned by a connection, not a thread: re-entrant for its owner
+    from any thread (a transaction lent to async code runs its statements
+    on the event loop's thread)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._owner: object | None = None
+        self._depth = 0
+
+    def acquire(self, owner: object, timeout: float) -> bool:
+        with self._condition:
+            if self._owner is not owner:
+                if not self._condition.wait_for(lambda: self._owner is None, timeout):
+                    return False
+                self._owner = owner
+            self._depth += 1
+            return True
+
+    def release(self, owner: object) -> None:
+        with self._condition:
+            assert self._owner is owner
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._condition.notify_all()
 
 
 _files: dict[str, ReplicaFile] = {}
@@ -230,7 +259,7 @@ class ReplicaConnection:
         if shared is None:
             yield
             return
-        if not shared.lock.acquire(timeout=self.settings.timeout or 5.0):
+        if not shared.lock.acquire(self, self.settings.timeout or 5.0):
             raise sqlite3.OperationalError(
                 f"database is locked: another connection's transaction on the "
                 f"replica {self.path!r} kept it for longer than the timeout "
@@ -241,12 +270,12 @@ class ReplicaConnection:
         finally:
             open_now = bool(self.raw.in_transaction)
             if open_now and not self._holding:
-                shared.lock.acquire()  # re-entrant: held until the end
+                shared.lock.acquire(self, 0)  # re-entrant: held until the end
                 self._holding = True
             elif not open_now and self._holding:
-                shared.lock.release()
+                shared.lock.release(self)
                 self._holding = False
-            shared.lock.release()
+            shared.lock.release(self)
 
     def refresh_if_stale(self) -> None:
         """Sync a kept connection for its new task or request.
