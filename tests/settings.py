@@ -54,6 +54,28 @@ if os.environ.get("DAB_TEST_PGBOUNCER") == "transaction":
 
 DATABASES = {"default": _default, "other": _other}
 
+# The shared suite on the libSQL ENGINE's embedded-replica mode (part C of
+# issue 11; additive): DAB_TEST_LIBSQL_REPLICA="http://127.0.0.1:P1
+# http://127.0.0.1:P2", two plain sqld servers (``scripts/sqld`` twice; a
+# replica cannot sync from a namespace), one primary per alias. The replica
+# files go to DAB_TEST_LIBSQL_REPLICA_DIR (default: a temporary directory).
+if os.environ.get("DAB_TEST_LIBSQL_REPLICA"):
+    import tempfile
+
+    _primaries = os.environ["DAB_TEST_LIBSQL_REPLICA"].split()
+    _replica_dir = os.environ.get("DAB_TEST_LIBSQL_REPLICA_DIR") or tempfile.mkdtemp(
+        prefix="dab-replica-"
+    )
+    DATABASES = {
+        _alias: {
+            "ENGINE": "django_async_backend.db.backends.libsql",
+            "NAME": os.path.join(_replica_dir, f"{_alias}.db"),
+            "SYNC_URL": _url,
+            "TEST": {"NAME": os.path.join(_replica_dir, f"test_{_alias}.db")},
+        }
+        for _alias, _url in zip(("default", "other"), _primaries, strict=True)
+    }
+
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
