@@ -59,7 +59,7 @@ ensure_env() {
     if [ ! -e "$stamp" ]; then
         log "Installing dependencies into .venvs/py$version (poetry.lock)"
         (cd "$ROOT" && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" \
-            POETRY_VIRTUALENVS_CREATE=false "$POETRY" sync --no-interaction --quiet)
+            POETRY_VIRTUALENVS_CREATE=false "$POETRY" sync --all-extras --no-interaction --quiet)
         rm -f "$venv"/.synced-*
         touch "$stamp"
     fi
