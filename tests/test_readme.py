@@ -80,6 +80,7 @@ def myapp(monkeypatch):
 def test_settings_examples(code):
     from django.db import connections
 
+    from django_async_backend.db.backends.libsql.settings import parse_settings
     from django_async_backend.db.backends.postgresql.pool import validate_pool_options
     from django_async_backend.db.task_local import _engine_is_async
 
@@ -90,6 +91,8 @@ def test_settings_examples(code):
         assert _engine_is_async(entry["ENGINE"]), alias
         if entry["OPTIONS"].get("pool"):
             validate_pool_options(alias, entry)
+        if entry["ENGINE"].startswith("django_async_backend.db.backends.libsql"):
+            parse_settings(entry, alias)  # ImproperlyConfigured if a key is wrong
     assert "django_async_backend" in namespace["INSTALLED_APPS"]
 
 
