@@ -16,11 +16,6 @@ fails the run. Each reason starts with its kind:
 
 from __future__ import annotations
 
-_HASHES = (
-    "Server: sqld has no md5/sha* functions; the ENGINE raises NotSupportedError "
-    "naming the function when the query is compiled (by design, issue 11). To be "
-    "skipped through features.django_test_skips (part A)."
-)
 _EXTRACT_SQL = (
     "Deliberate: the test counts the word 'extract' in the SQL (Django's SQLite "
     "backend calls its Python function django_date_extract); ours computes the "
@@ -34,12 +29,6 @@ _RAW_DATETIME = (
 )
 
 EXPLAINED: dict[str, str] = {
-    "db_functions.text.test_md5.": _HASHES,
-    "db_functions.text.test_sha1.": _HASHES,
-    "db_functions.text.test_sha224.": _HASHES,
-    "db_functions.text.test_sha256.": _HASHES,
-    "db_functions.text.test_sha384.": _HASHES,
-    "db_functions.text.test_sha512.": _HASHES,
     "db_functions.datetime.test_extract_trunc.DateFunctionTests."
     "test_extract_year_": _EXTRACT_SQL,
     "db_functions.datetime.test_extract_trunc.DateFunctionWithTimeZoneTests."
@@ -61,10 +50,6 @@ EXPLAINED: dict[str, str] = {
     "backends.sqlite.tests.Tests.test_check_database_version_supported": (
         "Deliberate: the message names the ENGINE ('libSQL 3.31 or later is "
         "required', display_name); the test matches 'SQLite ...'."
-    ),
-    "aggregation.tests.AggregateTestCase.test_having_with_no_group_by": (
-        "Server: sqld's own SQL parser refuses 'HAVING None' (a column named "
-        "None), which SQLite accepts ('SQL string could not be parsed')."
     ),
     "lookup.tests.LookupTests.test_regex_backreferencing": (
         "Server: sqld's regexp is SQLite's ext/misc/regexp.c, which has no "
