@@ -22,11 +22,6 @@ _EXTRACT_SQL = (
     "year in native SQL (strftime), so the count is 0. The rows found are right "
     "(the db_functions extract tests with the same lookups pass)."
 )
-_RAW_DATETIME = (
-    "Known gap (part A, remote/dbapi.py): a raw cursor.execute() returns a "
-    "datetime/date column as str; Django's SQLite connection converts by the "
-    "declared type (PARSE_DECLTYPES). Hrana sends decltype in cols: convert by it."
-)
 
 EXPLAINED: dict[str, str] = {
     "db_functions.datetime.test_extract_trunc.DateFunctionTests."
@@ -55,16 +50,6 @@ EXPLAINED: dict[str, str] = {
         "Server: sqld's regexp is SQLite's ext/misc/regexp.c, which has no "
         "backreferences ('unknown \\ escape'). Known gap (part B): raise "
         "NotSupportedError naming the lookup for such patterns, then skip."
-    ),
-    "timezones.tests.LegacyDatabaseTests.test_cursor_execute_returns_naive_datetime": (
-        _RAW_DATETIME
-    ),
-    "timezones.tests.NewDatabaseTests.test_cursor_execute_returns_naive_datetime": (
-        _RAW_DATETIME
-    ),
-    "schema.tests.SchemaTests.test_add_datefield_and_datetimefield_use_effective_": (
-        "Known gap (part A): the same raw-cursor datetime conversion "
-        "('str' object has no attribute 'date' when the test reads the column)."
     ),
     "schema.tests.SchemaTests.test_autofield_to_o2o": (
         "Known gap (part A/B): the table remake for AutoField -> OneToOneField "

@@ -11,7 +11,9 @@ a local file.
 
 A cursor built with Django's ``SQLiteCursorWrapper`` as ``factory`` converts
 Django's ``%s``/``%(name)s`` placeholders with that class's own
-``convert_query``. Results come whole in one round trip (Hrana has no
+``convert_query``. Declared ``date``/``time``/``datetime``/``timestamp``/
+``bool`` columns are converted as Django's ``sqlite3`` connection converts
+them (``converters.py``). Results come whole in one round trip (Hrana has no
 server-side cursors; sqld caps a response at ``--max-response-size``, 10 MB
 by default: iterate big querysets in chunks).
 """
@@ -27,6 +29,7 @@ from django.db.backends.sqlite3.base import SQLiteCursorWrapper
 
 from ....bridge import await_only
 from .client import AsyncClient, Client
+from .converters import convert_rows, converters_for
 from .protocol import Result
 
 __all__ = ["Connection", "Cursor"]
@@ -145,7 +148,11 @@ class Cursor:
     def _done(self, result: Result) -> Cursor:
         self.description = result.description
         self.rowcount, self.lastrowid = result.rowcount, result.lastrowid
-        self._rows, self._position = result.rows, 0
+        rows = result.rows
+        converters = converters_for(result.decltypes) if rows else None
+        if converters is not None:
+            rows = convert_rows(rows, converters)
+        self._rows, self._position = rows, 0
         return self
 
     def execute(self, sql: str, params: Any = None) -> Cursor:
