@@ -55,8 +55,4 @@ EXPLAINED: dict[str, str] = {
         "Known gap (part A/B): the table remake for AutoField -> OneToOneField "
         "fails on the server ('no such column: id')."
     ),
-    "backends.tests.BackendTestCase.test_cursor_contextmanager": (
-        "Known gap (part A, remote/dbapi.py): a cursor used after its 'with' "
-        "block must raise ProgrammingError, as sqlite3's does."
-    ),
 }
