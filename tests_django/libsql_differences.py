@@ -46,11 +46,6 @@ EXPLAINED: dict[str, str] = {
         "Deliberate: the message names the ENGINE ('libSQL 3.31 or later is "
         "required', display_name); the test matches 'SQLite ...'."
     ),
-    "lookup.tests.LookupTests.test_regex_backreferencing": (
-        "Server: sqld's regexp is SQLite's ext/misc/regexp.c, which has no "
-        "backreferences ('unknown \\ escape'). Known gap (part B): raise "
-        "NotSupportedError naming the lookup for such patterns, then skip."
-    ),
     "schema.tests.SchemaTests.test_autofield_to_o2o": (
         "Known gap (part A/B): the table remake for AutoField -> OneToOneField "
         "fails on the server ('no such column: id')."
