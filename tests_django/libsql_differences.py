@@ -46,8 +46,4 @@ EXPLAINED: dict[str, str] = {
         "Deliberate: the message names the ENGINE ('libSQL 3.31 or later is "
         "required', display_name); the test matches 'SQLite ...'."
     ),
-    "schema.tests.SchemaTests.test_autofield_to_o2o": (
-        "Known gap (part A/B): the table remake for AutoField -> OneToOneField "
-        "fails on the server ('no such column: id')."
-    ),
 }

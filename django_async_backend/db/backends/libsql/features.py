@@ -61,6 +61,13 @@ class DatabaseFeatures(SQLiteFeatures):
                 "backreferences (the ENGINE raises NotSupportedError)": {
                     "lookup.tests.LookupTests.test_regex_backreferencing",
                 },
+                # The test renames the column "id" but leaves the model's id
+                # field, so the table remake selects "id" from a table without
+                # it; SQLite takes the unknown double-quoted name for the
+                # string 'id', sqld's SQLite is built without that misfeature.
+                "sqld refuses double-quoted string literals (SQLITE_DQS=0)": {
+                    "schema.tests.SchemaTests.test_autofield_to_o2o",
+                },
             }
         )
         return skips

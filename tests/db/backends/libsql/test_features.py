@@ -69,3 +69,13 @@ def test_regex_backreference_test_is_skipped(remote: Any) -> None:
     """The premise and the ENGINE's error: test_operations.py."""
     test_id = "lookup.tests.LookupTests.test_regex_backreferencing"
     assert "backreferences" in _reason(remote, test_id)
+
+
+def test_double_quoted_string_literals_are_refused_and_skipped(remote: Any) -> None:
+    """sqlite3 reads an unknown "name" as the string 'name'; sqld refuses it."""
+    with remote.cursor() as cursor:
+        cursor.execute("CREATE TABLE dqs (note_ptr integer PRIMARY KEY)")
+        with pytest.raises(Exception, match="no such column: id"):
+            cursor.execute('SELECT "id" FROM dqs')
+    test_id = "schema.tests.SchemaTests.test_autofield_to_o2o"
+    assert "double-quoted string literals" in _reason(remote, test_id)
