@@ -65,7 +65,8 @@ class DatabaseFeatures(SQLiteFeatures):
                 # field, so the table remake selects "id" from a table without
                 # it; SQLite takes the unknown double-quoted name for the
                 # string 'id', sqld's SQLite is built without that misfeature.
-                "sqld refuses double-quoted string literals (SQLITE_DQS=0)": {
+                "sqld refuses double-quoted string literals (SQLite's DQS "
+                "misfeature)": {
                     "schema.tests.SchemaTests.test_autofield_to_o2o",
                 },
             }
