@@ -16,30 +16,14 @@ fails the run. Each reason starts with its kind:
 
 from __future__ import annotations
 
-_HASHES = (
-    "Server: sqld has no md5/sha* functions; the ENGINE raises NotSupportedError "
-    "naming the function when the query is compiled (by design, issue 11). To be "
-    "skipped through features.django_test_skips (part A)."
-)
 _EXTRACT_SQL = (
     "Deliberate: the test counts the word 'extract' in the SQL (Django's SQLite "
     "backend calls its Python function django_date_extract); ours computes the "
     "year in native SQL (strftime), so the count is 0. The rows found are right "
     "(the db_functions extract tests with the same lookups pass)."
 )
-_RAW_DATETIME = (
-    "Known gap (part A, remote/dbapi.py): a raw cursor.execute() returns a "
-    "datetime/date column as str; Django's SQLite connection converts by the "
-    "declared type (PARSE_DECLTYPES). Hrana sends decltype in cols: convert by it."
-)
 
 EXPLAINED: dict[str, str] = {
-    "db_functions.text.test_md5.": _HASHES,
-    "db_functions.text.test_sha1.": _HASHES,
-    "db_functions.text.test_sha224.": _HASHES,
-    "db_functions.text.test_sha256.": _HASHES,
-    "db_functions.text.test_sha384.": _HASHES,
-    "db_functions.text.test_sha512.": _HASHES,
     "db_functions.datetime.test_extract_trunc.DateFunctionTests."
     "test_extract_year_": _EXTRACT_SQL,
     "db_functions.datetime.test_extract_trunc.DateFunctionWithTimeZoneTests."
@@ -61,32 +45,5 @@ EXPLAINED: dict[str, str] = {
     "backends.sqlite.tests.Tests.test_check_database_version_supported": (
         "Deliberate: the message names the ENGINE ('libSQL 3.31 or later is "
         "required', display_name); the test matches 'SQLite ...'."
-    ),
-    "aggregation.tests.AggregateTestCase.test_having_with_no_group_by": (
-        "Server: sqld's own SQL parser refuses 'HAVING None' (a column named "
-        "None), which SQLite accepts ('SQL string could not be parsed')."
-    ),
-    "lookup.tests.LookupTests.test_regex_backreferencing": (
-        "Server: sqld's regexp is SQLite's ext/misc/regexp.c, which has no "
-        "backreferences ('unknown \\ escape'). Known gap (part B): raise "
-        "NotSupportedError naming the lookup for such patterns, then skip."
-    ),
-    "timezones.tests.LegacyDatabaseTests.test_cursor_execute_returns_naive_datetime": (
-        _RAW_DATETIME
-    ),
-    "timezones.tests.NewDatabaseTests.test_cursor_execute_returns_naive_datetime": (
-        _RAW_DATETIME
-    ),
-    "schema.tests.SchemaTests.test_add_datefield_and_datetimefield_use_effective_": (
-        "Known gap (part A): the same raw-cursor datetime conversion "
-        "('str' object has no attribute 'date' when the test reads the column)."
-    ),
-    "schema.tests.SchemaTests.test_autofield_to_o2o": (
-        "Known gap (part A/B): the table remake for AutoField -> OneToOneField "
-        "fails on the server ('no such column: id')."
-    ),
-    "backends.tests.BackendTestCase.test_cursor_contextmanager": (
-        "Known gap (part A, remote/dbapi.py): a cursor used after its 'with' "
-        "block must raise ProgrammingError, as sqlite3's does."
     ),
 }

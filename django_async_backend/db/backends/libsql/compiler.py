@@ -197,7 +197,37 @@ def caseless_pattern(pattern: str) -> str:
     return "".join(out)
 
 
+def has_backreference(pattern: str) -> bool:
+    """Whether ``pattern`` has a ``\\1``..``\\9`` (an escaped backslash is
+    not one)."""
+    index = 0
+    while (index := pattern.find("\\", index)) != -1:
+        if pattern[index + 1 : index + 2] in tuple("123456789"):
+            return True
+        index += 2
+    return False
+
+
+def _refuse_backreference(node: Any) -> None:
+    """Raise for a constant pattern with a backreference: the server's
+    ``regexp`` would fail with "unknown \\ escape" when the query runs."""
+    pattern = node.rhs
+    constant = node.rhs_is_direct_value() and isinstance(pattern, str)
+    if constant and has_backreference(pattern):
+        raise NotSupportedError(
+            f"__{node.lookup_name} with a backreference ({pattern!r}) is not "
+            "supported on libSQL: its regexp() (SQLite's ext/misc/regexp.c) "
+            "has no backreferences. Filter those rows in Python."
+        )
+
+
+def _regex(compiler: Any, connection: Any, node: Any) -> SQL | None:
+    _refuse_backreference(node)
+    return None  # Django's own SQL: REGEXP %s
+
+
 def _iregex(compiler: Any, connection: Any, node: Any) -> SQL:
+    _refuse_backreference(node)
     lhs, lhs_params = node.process_lhs(compiler, connection)
     rhs, rhs_params = node.process_rhs(compiler, connection)
     if rhs != "%s" or len(rhs_params) != 1 or not isinstance(rhs_params[0], str):
@@ -284,6 +314,7 @@ REWRITES: dict[type, Rewrite] = {
     functions.Random: _random,
     functions.Log: _log,
     functions.Mod: _mod,
+    lookups.Regex: _regex,
     lookups.IRegex: _iregex,
     DurationExpression: _duration_chain,
     aggregates.StdDev: _variance("STDDEV", root=True),

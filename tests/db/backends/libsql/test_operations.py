@@ -25,6 +25,7 @@ from django.db.models.sql.subqueries import InsertQuery
 from django.db.utils import ConnectionHandler
 from django.utils import timezone
 
+from django_async_backend.db.backends.libsql.compiler import has_backreference
 from django_async_backend.db.backends.libsql.operations import DatabaseOperations
 from tests.db.backends.libsql.helpers import libsql_suite, sync_wrapper
 from tests.sqld import Sqld
@@ -279,6 +280,22 @@ def test_regex_lookups(stock: Any, remote: Any) -> None:
     ):
         queryset = Moment.objects.filter(**lookup).order_by("pk").values_list("name")
         _assert_same(stock, remote, queryset)
+
+
+def test_regex_backreference_is_refused_at_compile_time(
+    stock: Any, remote: Any
+) -> None:
+    with remote.cursor() as cursor, pytest.raises(Exception, match="escape"):
+        cursor.execute("SELECT 'aa' REGEXP %s", [r"(a)\1"])  # the premise
+    for lookup, pattern in (("regex", r"b(.).*b\1"), ("iregex", r"(x)\9")):
+        queryset = Moment.objects.filter(**{f"name__{lookup}": pattern})
+        compiler = queryset.query.get_compiler(connection=remote)
+        with pytest.raises(NotSupportedError, match=rf"^__{lookup} with a backref"):
+            compiler.as_sql()
+    # An escaped backslash before a digit is no backreference.
+    queryset = Moment.objects.filter(name__regex=r"\\1|^l").values_list("name")
+    assert _assert_same(stock, remote, queryset)
+    assert not has_backreference(r"\\1 \d \0") and has_backreference(r"\\\1")
 
 
 def test_math_and_aggregates(stock: Any, remote: Any) -> None:

@@ -11,7 +11,9 @@ a local file.
 
 A cursor built with Django's ``SQLiteCursorWrapper`` as ``factory`` converts
 Django's ``%s``/``%(name)s`` placeholders with that class's own
-``convert_query``. Results come whole in one round trip (Hrana has no
+``convert_query``. Declared ``date``/``time``/``datetime``/``timestamp``/
+``bool`` columns are converted as Django's ``sqlite3`` connection converts
+them (``converters.py``). Results come whole in one round trip (Hrana has no
 server-side cursors; sqld caps a response at ``--max-response-size``, 10 MB
 by default: iterate big querysets in chunks).
 """
@@ -27,6 +29,7 @@ from django.db.backends.sqlite3.base import SQLiteCursorWrapper
 
 from ....bridge import await_only
 from .client import AsyncClient, Client
+from .converters import convert_rows, converters_for
 from .protocol import Result
 
 __all__ = ["Connection", "Cursor"]
@@ -141,14 +144,26 @@ class Cursor:
         self.lastrowid: int | None = None
         self._rows: list[tuple[Any, ...]] = []
         self._position = 0
+        self._closed = False
+
+    def _check_open(self) -> None:
+        """sqlite3's error for a cursor used after ``close()`` (Django's
+        ``with connection.cursor()`` closes it at the end of the block)."""
+        if self._closed:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed cursor.")
 
     def _done(self, result: Result) -> Cursor:
         self.description = result.description
         self.rowcount, self.lastrowid = result.rowcount, result.lastrowid
-        self._rows, self._position = result.rows, 0
+        rows = result.rows
+        converters = converters_for(result.decltypes) if rows else None
+        if converters is not None:
+            rows = convert_rows(rows, converters)
+        self._rows, self._position = rows, 0
         return self
 
     def execute(self, sql: str, params: Any = None) -> Cursor:
+        self._check_open()
         if self._convert and params is not None:
             names = list(params) if isinstance(params, Mapping) else None
             sql = SQLiteCursorWrapper.convert_query(self, sql, param_names=names)
@@ -156,6 +171,7 @@ class Cursor:
         return self._done(connection._client.execute(sql, params, connection._begin()))
 
     def executemany(self, sql: str, seq_of_params: Any) -> Cursor:
+        self._check_open()
         peek, seq_of_params = tee(iter(seq_of_params))
         first = next(peek, None)
         if self._convert:
@@ -173,6 +189,7 @@ class Cursor:
         raise NotImplementedError("executescript() is not supported on a libSQL server")
 
     def fetchone(self) -> Any:
+        self._check_open()
         if self._position >= len(self._rows):
             return None
         row = self._rows[self._position]
@@ -180,12 +197,14 @@ class Cursor:
         return row
 
     def fetchmany(self, size: int | None = None) -> list[Any]:
+        self._check_open()
         size = self.arraysize if size is None else size
         rows = self._rows[self._position : self._position + size]
         self._position += len(rows)
         return rows
 
     def fetchall(self) -> list[Any]:
+        self._check_open()
         rows = self._rows[self._position :]
         self._rows, self._position = [], 0
         return rows
@@ -196,6 +215,7 @@ class Cursor:
 
     def close(self) -> None:
         self._rows, self._position = [], 0
+        self._closed = True
 
     def setinputsizes(self, sizes: Any) -> None:
         pass

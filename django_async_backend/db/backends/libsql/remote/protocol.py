@@ -102,6 +102,8 @@ class Result:
     rows: list[tuple[Any, ...]]
     rowcount: int
     lastrowid: int | None
+    # Each column's declared type (None for an expression), from Hrana's cols.
+    decltypes: tuple[str | None, ...] = ()
 
     @classmethod
     def from_response(cls, result: dict[str, Any]) -> Result:
@@ -114,7 +116,9 @@ class Result:
             else None
         )
         rowcount = -1 if description else int(result.get("affected_row_count") or 0)
-        return cls(description, rows, rowcount, None if last is None else int(last))
+        decltypes = tuple(col.get("decltype") for col in cols)
+        lastrowid = None if last is None else int(last)
+        return cls(description, rows, rowcount, lastrowid, decltypes)
 
 
 _PERMISSION = ("401", "403")
