@@ -7,7 +7,7 @@ server has none of them. Django's ``SQLCompiler.compile()`` is the one place
 every expression passes through, so these compilers consult ``REWRITES``
 (expression class → native SQL) before Django's own ``as_sqlite``/``as_sql``;
 no Django class is patched. Where the server has no equivalent at all
-(``MD5``, ``SHA1`` ... ``SHA512``, the bit aggregates) the rewrite raises
+(``MD5``, ``SHA1`` ... ``SHA512``) the rewrite raises
 ``NotSupportedError`` naming the function, when the query is compiled.
 
 ``DatabaseOperations.compiler_module`` points here.
@@ -126,6 +126,50 @@ def _variance(function: str, *, root: bool) -> Callable[..., Any]:
 def _any_value(compiler: Any, connection: Any, node: Any) -> SQL:
     # Any value of the group is correct; MIN() is one the server has.
     sql, params = node.as_sql(compiler, connection, function="MIN")
+    return sql, tuple(params)
+
+
+_BIT_AGGREGATES = {"BIT_AND": "MIN", "BIT_OR": "MAX", "BIT_XOR": "SUM"}
+
+
+def _bit_aggregate(compiler: Any, connection: Any, node: Any) -> SQL:
+    """BIT_AND/BIT_OR/BIT_XOR of 64-bit integers, one bit at a time.
+
+    The server has no bit aggregates. Bit ``k`` of BIT_AND is the MIN of
+    the inputs' bit ``k``, of BIT_OR the MAX, of BIT_XOR the SUM's parity;
+    the 64 bits are shifted back in place and OR-ed. MIN/MAX/SUM are NULL
+    when no input is non-NULL, so the result is too. Django's Python
+    aggregate (a ``functools.reduce``) returns a lone input as it is and
+    NULL when two inputs include a non-integer (its TypeError): so does this.
+    Django's Aggregate compiles FILTER; ``default`` is its Coalesce around
+    this node.
+    """
+    params: list[Any] = []
+
+    def aggregate(function: str, argument: str) -> str:
+        template = f"%(function)s({argument})%(filter)s"
+        sql, own = node.as_sql(
+            compiler, connection, function=function, template=template
+        )
+        params.extend(own)
+        return str(sql)
+
+    value = "(%(expressions)s)"
+    count = aggregate("COUNT", value)
+    lone = aggregate("MAX", value)
+    other = aggregate("MAX", f"typeof({value}) NOT IN ('integer', 'null')")
+    function = _BIT_AGGREGATES[node.function]
+    bits = []
+    for bit in range(64):
+        sql = aggregate(function, f"({value} >> {bit}) & 1")
+        # The parity of the SUM: "& 1" (a "%" would need escaping twice).
+        bits.append(
+            f"(({sql} & 1) << {bit})" if function == "SUM" else f"({sql} << {bit})"
+        )
+    sql = (
+        f"(CASE WHEN {count} = 1 THEN {lone} WHEN {other} THEN NULL "
+        f"ELSE ({' | '.join(bits)}) END)"
+    )
     return sql, tuple(params)
 
 
@@ -298,9 +342,9 @@ REWRITES: dict[type, Rewrite] = {
 # Django 6.x.
 for _name, _rewrite in (
     ("AnyValue", _any_value),
-    ("BitAnd", _unsupported("BIT_AND", "a libSQL server has no bit aggregates")),
-    ("BitOr", _unsupported("BIT_OR", "a libSQL server has no bit aggregates")),
-    ("BitXor", _unsupported("BIT_XOR", "a libSQL server has no bit aggregates")),
+    ("BitAnd", _bit_aggregate),
+    ("BitOr", _bit_aggregate),
+    ("BitXor", _bit_aggregate),
 ):
     if hasattr(aggregates, _name):
         REWRITES[getattr(aggregates, _name)] = _rewrite
