@@ -253,6 +253,25 @@ def _iregex(compiler: Any, connection: Any, node: Any) -> SQL:
     return f"{lhs} REGEXP %s", (*lhs_params, caseless_pattern(rhs_params[0]))
 
 
+def _uuid7(compiler: Any, connection: Any, node: Any) -> SQL | None:
+    """uuid7().hex where Django's SQLite backend has it (Python 3.14+).
+
+    Elsewhere, and for the ``shift`` argument, Django's own refusal (the
+    same message as on stock SQLite). A 48-bit Unix time in milliseconds,
+    version nibble 7, 12 random bits, variant bits 10, 62 random bits
+    (RFC 9562's random method: unlike Python's uuid7(), no counter orders
+    two values made in the same millisecond).
+    """
+    if not connection.features.supports_uuid7_function or node.source_expressions:
+        return None
+    return (
+        "(printf('%%012x', CAST(unixepoch('subsec') * 1000 AS INTEGER)) || '7' "
+        "|| lower(substr(hex(randomblob(2)), 2) || "
+        "substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) "
+        "|| hex(randomblob(6))))"
+    ), ()
+
+
 def _internal_type(expression: Any) -> str | None:
     try:
         return str(expression.output_field.get_internal_type())
@@ -350,7 +369,7 @@ for _name, _rewrite in (
         REWRITES[getattr(aggregates, _name)] = _rewrite
 for _name, _rewrite in (
     ("UUID4", _uuid4),
-    ("UUID7", _unsupported("UUIDV7", "a libSQL server has no UUIDv7 function")),
+    ("UUID7", _uuid7),
 ):
     if hasattr(functions, _name):
         REWRITES[getattr(functions, _name)] = _rewrite

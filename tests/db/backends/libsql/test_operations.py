@@ -351,6 +351,41 @@ def test_bit_aggregates(stock: Any, remote: Any) -> None:
     _assert_same(stock, remote, per_row)
 
 
+@pytest.mark.skipif(not hasattr(functions, "UUID7"), reason="Django 6 has UUID7")
+def test_uuid7(stock: Any, remote: Any) -> None:
+    """Refused as stock SQLite refuses it (before Python 3.14); native SQL
+    where Django's SQLite backend has it: a valid version 7 UUID of now."""
+    import sys
+    import time
+    import uuid
+
+    queryset = Moment.objects.values_list(functions.UUID7())
+    if sys.version_info < (3, 14):
+        with pytest.raises(NotSupportedError) as stock_error:
+            queryset.query.get_compiler(connection=stock).as_sql()
+        with pytest.raises(NotSupportedError) as remote_error:
+            queryset.query.get_compiler(connection=remote).as_sql()
+        assert str(remote_error.value) == str(stock_error.value)
+    features = remote.features
+    had = features.__dict__.get("supports_uuid7_function")
+    features.supports_uuid7_function = True
+    try:
+        before = int(time.time() * 1000)
+        values = [value for (value,) in _rows(remote, queryset)]
+        after = int(time.time() * 1000)
+    finally:
+        if had is None:
+            del features.supports_uuid7_function
+        else:
+            features.supports_uuid7_function = had
+    assert len(set(values)) == len(ROWS)
+    for value in values:
+        parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(hex=value)
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert before - 5 <= parsed.int >> 80 <= after + 5
+        assert parsed.hex == parsed.hex.lower()
+
+
 def test_random_ordering_runs(remote: Any) -> None:
     queryset = Moment.objects.order_by("?").values_list("pk")
     assert sorted(_rows(remote, queryset)) == [(i,) for i in range(1, 6)]
