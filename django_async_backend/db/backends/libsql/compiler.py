@@ -359,18 +359,20 @@ REWRITES: dict[type, Rewrite] = {
     functions.SHA512: _unsupported("SHA512", _NO_HASH),
 }
 # Django 6.x.
-for _name, _rewrite in (
+_DJANGO6_AGGREGATES: tuple[tuple[str, Rewrite], ...] = (
     ("AnyValue", _any_value),
     ("BitAnd", _bit_aggregate),
     ("BitOr", _bit_aggregate),
     ("BitXor", _bit_aggregate),
-):
-    if hasattr(aggregates, _name):
-        REWRITES[getattr(aggregates, _name)] = _rewrite
-for _name, _rewrite in (
+)
+_DJANGO6_FUNCTIONS: tuple[tuple[str, Rewrite], ...] = (
     ("UUID4", _uuid4),
     ("UUID7", _uuid7),
-):
+)
+for _name, _rewrite in _DJANGO6_AGGREGATES:
+    if hasattr(aggregates, _name):
+        REWRITES[getattr(aggregates, _name)] = _rewrite
+for _name, _rewrite in _DJANGO6_FUNCTIONS:
     if hasattr(functions, _name):
         REWRITES[getattr(functions, _name)] = _rewrite
 
