@@ -7,7 +7,7 @@ server has none of them. Django's ``SQLCompiler.compile()`` is the one place
 every expression passes through, so these compilers consult ``REWRITES``
 (expression class → native SQL) before Django's own ``as_sqlite``/``as_sql``;
 no Django class is patched. Where the server has no equivalent at all
-(``MD5``, ``SHA1`` ... ``SHA512``, the bit aggregates) the rewrite raises
+(``MD5``, ``SHA1`` ... ``SHA512``) the rewrite raises
 ``NotSupportedError`` naming the function, when the query is compiled.
 
 ``DatabaseOperations.compiler_module`` points here.
@@ -129,6 +129,50 @@ def _any_value(compiler: Any, connection: Any, node: Any) -> SQL:
     return sql, tuple(params)
 
 
+_BIT_AGGREGATES = {"BIT_AND": "MIN", "BIT_OR": "MAX", "BIT_XOR": "SUM"}
+
+
+def _bit_aggregate(compiler: Any, connection: Any, node: Any) -> SQL:
+    """BIT_AND/BIT_OR/BIT_XOR of 64-bit integers, one bit at a time.
+
+    The server has no bit aggregates. Bit ``k`` of BIT_AND is the MIN of
+    the inputs' bit ``k``, of BIT_OR the MAX, of BIT_XOR the SUM's parity;
+    the 64 bits are shifted back in place and OR-ed. MIN/MAX/SUM are NULL
+    when no input is non-NULL, so the result is too. Django's Python
+    aggregate (a ``functools.reduce``) returns a lone input as it is and
+    NULL when two inputs include a non-integer (its TypeError): so does this.
+    Django's Aggregate compiles FILTER; ``default`` is its Coalesce around
+    this node.
+    """
+    params: list[Any] = []
+
+    def aggregate(function: str, argument: str) -> str:
+        template = f"%(function)s({argument})%(filter)s"
+        sql, own = node.as_sql(
+            compiler, connection, function=function, template=template
+        )
+        params.extend(own)
+        return str(sql)
+
+    value = "(%(expressions)s)"
+    count = aggregate("COUNT", value)
+    lone = aggregate("MAX", value)
+    other = aggregate("MAX", f"typeof({value}) NOT IN ('integer', 'null')")
+    function = _BIT_AGGREGATES[node.function]
+    bits = []
+    for bit in range(64):
+        sql = aggregate(function, f"({value} >> {bit}) & 1")
+        # The parity of the SUM: "& 1" (a "%" would need escaping twice).
+        bits.append(
+            f"(({sql} & 1) << {bit})" if function == "SUM" else f"({sql} << {bit})"
+        )
+    sql = (
+        f"(CASE WHEN {count} = 1 THEN {lone} WHEN {other} THEN NULL "
+        f"ELSE ({' | '.join(bits)}) END)"
+    )
+    return sql, tuple(params)
+
+
 def _uuid4(compiler: Any, connection: Any, node: Any) -> SQL:
     # uuid4().hex: 32 hex digits, version nibble 4, variant bits 10.
     return (
@@ -239,6 +283,25 @@ def _iregex(compiler: Any, connection: Any, node: Any) -> SQL:
     return f"{lhs} REGEXP %s", (*lhs_params, caseless_pattern(rhs_params[0]))
 
 
+def _uuid7(compiler: Any, connection: Any, node: Any) -> SQL | None:
+    """uuid7().hex where Django's SQLite backend has it (Python 3.14+).
+
+    Elsewhere, and for the ``shift`` argument, Django's own refusal (the
+    same message as on stock SQLite). A 48-bit Unix time in milliseconds,
+    version nibble 7, 12 random bits, variant bits 10, 62 random bits
+    (RFC 9562's random method: unlike Python's uuid7(), no counter orders
+    two values made in the same millisecond).
+    """
+    if not connection.features.supports_uuid7_function or node.source_expressions:
+        return None
+    return (
+        "(printf('%%012x', CAST(unixepoch('subsec') * 1000 AS INTEGER)) || '7' "
+        "|| lower(substr(hex(randomblob(2)), 2) || "
+        "substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) "
+        "|| hex(randomblob(6))))"
+    ), ()
+
+
 def _internal_type(expression: Any) -> str | None:
     try:
         return str(expression.output_field.get_internal_type())
@@ -327,18 +390,20 @@ REWRITES: dict[type, Rewrite] = {
     functions.SHA512: _unsupported("SHA512", _NO_HASH),
 }
 # Django 6.x.
-for _name, _rewrite in (
+_DJANGO6_AGGREGATES: tuple[tuple[str, Rewrite], ...] = (
     ("AnyValue", _any_value),
-    ("BitAnd", _unsupported("BIT_AND", "a libSQL server has no bit aggregates")),
-    ("BitOr", _unsupported("BIT_OR", "a libSQL server has no bit aggregates")),
-    ("BitXor", _unsupported("BIT_XOR", "a libSQL server has no bit aggregates")),
-):
+    ("BitAnd", _bit_aggregate),
+    ("BitOr", _bit_aggregate),
+    ("BitXor", _bit_aggregate),
+)
+_DJANGO6_FUNCTIONS: tuple[tuple[str, Rewrite], ...] = (
+    ("UUID4", _uuid4),
+    ("UUID7", _uuid7),
+)
+for _name, _rewrite in _DJANGO6_AGGREGATES:
     if hasattr(aggregates, _name):
         REWRITES[getattr(aggregates, _name)] = _rewrite
-for _name, _rewrite in (
-    ("UUID4", _uuid4),
-    ("UUID7", _unsupported("UUIDV7", "a libSQL server has no UUIDv7 function")),
-):
+for _name, _rewrite in _DJANGO6_FUNCTIONS:
     if hasattr(functions, _name):
         REWRITES[getattr(functions, _name)] = _rewrite
 

