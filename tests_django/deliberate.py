@@ -42,6 +42,12 @@ HOP_NOTES: dict[str, str] = {
     " in async.test_async_queryset.AsyncQuerySetTest.test_acount_cached_result": (
         "the test itself calls sync_to_async(SimpleModel.objects.create)"
     ),
+    "django.core.cache.backends.db.DatabaseCache.": (
+        "the database cache's methods, handed over by BaseCache's a-methods "
+        "(Django 6.1's cache tests call aset): only local-memory and dummy "
+        "caches run in the bridge by default (handlers/policy.py); "
+        "ASYNC_BACKEND_NATIVE_CALLS can add this one"
+    ),
     "auth_tests.": (
         "test code: a sync view, a custom backend's sync configure_user (run by "
         "Django's aconfigure_user) or a sync user_passes_test function"
