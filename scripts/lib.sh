@@ -128,13 +128,17 @@ ensure_sqld() {
 }
 
 # start_sqld [options] -> starts scripts/sqld in the background, exports
-# SQLD_URL (and the others it prints) and SQLD_PID; stop_sqld stops it.
+# SQLD_URL (and the others it prints) and SQLD_PID; stop_sqld stops it, and
+# every other server start_sqld started (call it again for a second server:
+# SQLD_URL is then the new one's).
+SQLD_PIDS=()
 start_sqld() {
     local env_file
     env_file="$(mktemp)"
     rm -f "$env_file"
     "$ROOT/scripts/sqld" --env "$env_file" "$@" >/dev/null &
     SQLD_PID=$!
+    SQLD_PIDS+=("$SQLD_PID")
     for _ in $(seq 1 150); do
         [ -s "$env_file" ] && break
         kill -0 "$SQLD_PID" 2>/dev/null || die "scripts/sqld exited early"
@@ -149,9 +153,11 @@ start_sqld() {
 }
 
 stop_sqld() {
-    if [ -n "${SQLD_PID:-}" ]; then
-        kill "$SQLD_PID" 2>/dev/null || true
-        wait "$SQLD_PID" 2>/dev/null || true
-        SQLD_PID=""
-    fi
+    local pid
+    for pid in "${SQLD_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    SQLD_PIDS=()
+    SQLD_PID=""
 }

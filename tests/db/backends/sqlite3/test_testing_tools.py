@@ -55,6 +55,9 @@ def database_url(request, tmp_path) -> str:
 def test_pytest_plugin(pytester, monkeypatch, database_url):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("DATABASE_URL", database_url)
+    # The inner run is on database_url, not on the outer run's libSQL
+    # replicas (whose primaries it would share with the outer run).
+    monkeypatch.delenv("DAB_TEST_LIBSQL_REPLICA", raising=False)
     pytester.makepyfile(test_inner=INNER)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider",
@@ -71,6 +74,7 @@ def test_djangos_test_runner(database_url):
         DATABASE_URL=database_url,
         PYTHONPATH=str(ROOT),
     )
+    env.pop("DAB_TEST_LIBSQL_REPLICA", None)  # on database_url, as above
     result = subprocess.run(
         [sys.executable, "-m", "django", "test", "tests.test.sample_cases",
          "--noinput", "-v", "2"],
