@@ -24,10 +24,12 @@ CALLS = 10
 
 def connection_id(connection: Any) -> Any:
     """Which database connection this is (the server's backend pid on
-    PostgreSQL, the driver connection object elsewhere)."""
+    PostgreSQL, the driver connection object elsewhere: the object itself,
+    held in the test's sets, since the id of a closed and freed one can be
+    reused by the next thread's)."""
     raw = connection.connection
     info = getattr(raw, "info", None)
-    return info.backend_pid if info is not None else id(raw)
+    return info.backend_pid if info is not None else raw
 
 
 @pytest.mark.allows_thread_hops  # the sync half runs in threads of its own
