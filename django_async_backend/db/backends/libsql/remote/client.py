@@ -335,6 +335,17 @@ class ClientCore:
             ) from None
         return min(0.5, 0.02 * 2**attempt) * (0.5 + random.random() / 2)
 
+    def transient_delay(
+        self, plan: Plan, response: Response, deadline: float, attempt: int
+    ) -> float | None:
+        """Seconds to wait before retrying after a transient ``response``
+        (see :meth:`transient`), None if it isn't one; raises as
+        :meth:`retry_delay` when no retry is left."""
+        if not self.transient(plan, response):
+            return None
+        lost = ConnectionLost(self.describe(response), maybe_processed=False)
+        return self.retry_delay(plan, lost, deadline, attempt)
+
     def should_ping(self) -> bool:
         return (
             self.holding
@@ -419,17 +430,9 @@ class AsyncClient(ClientCore):
                 if self.v2_fallback(plan, response):
                     plan = make_plan()
                     continue
-                if self.transient(plan, response):
-                    await asyncio.sleep(
-                        self.retry_delay(
-                            plan,
-                            ConnectionLost(
-                                self.describe(response), maybe_processed=False
-                            ),
-                            deadline,
-                            attempt,
-                        )
-                    )
+                delay = self.transient_delay(plan, response, deadline, attempt)
+                if delay is not None:
+                    await asyncio.sleep(delay)
                     attempt += 1
                     continue
                 if response.status != 200:
@@ -558,17 +561,9 @@ class Client(ClientCore):
                 if self.v2_fallback(plan, response):
                     plan = make_plan()
                     continue
-                if self.transient(plan, response):
-                    time.sleep(
-                        self.retry_delay(
-                            plan,
-                            ConnectionLost(
-                                self.describe(response), maybe_processed=False
-                            ),
-                            deadline,
-                            attempt,
-                        )
-                    )
+                delay = self.transient_delay(plan, response, deadline, attempt)
+                if delay is not None:
+                    time.sleep(delay)
                     attempt += 1
                     continue
                 if response.status != 200:
