@@ -11,6 +11,7 @@ the thread hops per request of each async contender.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -134,7 +135,12 @@ class Server:
         self.port = free_port()
         env, cwd = server_env(contender, database, **extra_env)
         command = server_command(contender, server, self.port, upstream_python)
-        self.process = subprocess.Popen(command, env=env, cwd=cwd)
+        # A session (process group) of its own: granian's worker is a child
+        # process, which outlived a parent killed alone and kept its
+        # PostgreSQL connections open.
+        self.process = subprocess.Popen(
+            command, env=env, cwd=cwd, start_new_session=True
+        )
         self.url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> Server:
@@ -154,12 +160,18 @@ class Server:
         raise RuntimeError(f"{self.contender} on {self.server} did not start in 30 s")
 
     def __exit__(self, *exc: object) -> None:
-        self.process.send_signal(signal.SIGINT)
+        group = self.process.pid  # the session's leader: its group id
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGINT)
         try:
             self.process.wait(15)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            pass
+        # Whatever of the group is left (the leader, or a worker it left
+        # behind) goes now.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+        self.process.wait()
 
     @property
     def pid(self) -> int:

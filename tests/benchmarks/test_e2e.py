@@ -49,6 +49,10 @@ def test_every_contender_serves_both_pages_on_each_server(e2e_database):
             assert write.status_code == 200, (contender, server, write.text)
             anonymous = httpx.get(f"{running.url}/page/7/", timeout=30)
             assert anonymous.status_code == 403
+            tree = runner.process_tree(running.pid)
+        # Nothing of the server is left (granian's worker once outlived its
+        # parent and kept its database connections).
+        assert not [pid for pid in tree if Path(f"/proc/{pid}").exists()], tree
 
 
 def test_hops_are_counted(e2e_database):
