@@ -172,6 +172,15 @@ class Server:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
         self.process.wait()
+        # A worker orphaned by its parent is reaped by init, a moment later:
+        # the next cell starts only when the group (and its connections) is gone.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
 
     @property
     def pid(self) -> int:
