@@ -129,6 +129,53 @@ def test_on_exit_callbacks_run_after_the_call_even_on_error():
     assert calls == ["exit"]
 
 
+def test_calls_reuse_a_parked_greenlet_without_the_last_calls_state():
+    """One greenlet serves one call after another (a new one costs two
+    system calls); the next call sees its own task's context and an empty
+    ``local``, whoever ran before, and a call that raised parks it too."""
+    from django_async_backend.db.bridge import current_bridge
+
+    def remember(value):
+        bridge = current_bridge()
+        seen = (marker.get(), dict(bridge.local))
+        bridge.local["cached"] = value
+        return id(bridge), seen
+
+    def explode():
+        raise KeyError("boom")
+
+    async def task(value):
+        marker.set(value)
+        return await greenlet_spawn(remember, value)
+
+    async def main():
+        first_id, first_seen = await asyncio.create_task(task("first"))
+        with pytest.raises(KeyError):
+            await greenlet_spawn(explode)
+        second_id, second_seen = await asyncio.create_task(task("second"))
+        return first_id, first_seen, second_id, second_seen
+
+    first_id, first_seen, second_id, second_seen = asyncio.run(main())
+    assert second_id == first_id
+    assert first_seen == ("first", {})
+    assert second_seen == ("second", {})
+
+
+def test_concurrent_calls_each_get_a_greenlet_of_their_own():
+    def wait_then_report(delay):
+        await_only(asyncio.sleep(delay))
+        from django_async_backend.db.bridge import current_bridge
+
+        return id(current_bridge())
+
+    async def main():
+        return await asyncio.gather(
+            *(greenlet_spawn(wait_then_report, d / 1000) for d in (3, 1, 2))
+        )
+
+    assert len(set(asyncio.run(main()))) == 3
+
+
 def test_run_ready_completes_coroutines_that_do_not_suspend():
     async def ready():
         return "done"
