@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 
+from django_async_backend.db import async_connections
 from tests.app.models import Author, Book
 
 pytestmark = pytest.mark.async_django_db(transaction=True)
@@ -38,6 +40,36 @@ SERVERS = {
         "--workers", "1", "--no-ws", "--no-access-log", APP,
     ],
 }  # fmt: skip
+
+
+# The embedded-replica run (tests/settings.py): every process reads its own
+# local replica of the primary, so another process's writes show once synced.
+REPLICA = bool(os.environ.get("DAB_TEST_LIBSQL_REPLICA"))
+
+
+def seed_replicas(directory: Path) -> None:
+    """Copy this process's replica files of the test databases into the
+    server's ``directory``, under the names its settings give them.
+
+    A new replica's first sync replays the primary's whole log (every frame
+    the suite has written: ~1 s per 1,500 frames); a copy carries the frame it
+    is at, so the server's sync brings only what is newer. This process is
+    between statements (no transaction, no sync running), so the database
+    file, its WAL and libsql's frame index are consistent; SQLite rebuilds
+    the WAL index (``-shm``) it is not given.
+    """
+    from django.db import connections
+
+    from django_async_backend.db.backends.libsql.replica.creation import (
+        replica_files,
+    )
+
+    for alias in connections:
+        source = connections[alias].settings_dict["NAME"]  # the test database
+        target = directory / os.path.basename(source)
+        for path in replica_files(source):
+            if path.exists() and not path.name.endswith("-shm"):
+                shutil.copyfile(path, f"{target}{path.name[len(target.name):]}")
 
 
 def free_port() -> int:
@@ -61,6 +93,14 @@ class Server:
             "DJANGO_SETTINGS_MODULE": "tests.handlers.server_settings",
             "PYTHONPATH": str(ROOT),
         }
+        if REPLICA:
+            # Replica files of the server's own: libsql corrupts a file two
+            # processes replicate into (the suite's own directory is shared
+            # when DAB_TEST_LIBSQL_REPLICA_DIR is set).
+            replica_dir = tmp_path / f"{name}-replica"
+            replica_dir.mkdir()
+            seed_replicas(replica_dir)
+            env["DAB_TEST_LIBSQL_REPLICA_DIR"] = str(replica_dir)
         self.output = tmp_path / f"{name}.log"
         self.process = subprocess.Popen(
             [sys.executable, *args],
@@ -72,7 +112,9 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
+        # A new embedded replica syncs the primary's whole log at start-up
+        # (server_app.py), which takes longer the more the suite has written.
+        deadline = time.monotonic() + (180 if REPLICA else 30)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"server exited:\n{self.output.read_text()}")
@@ -127,6 +169,10 @@ async def test_server_serves_the_request_path_natively(name, tmp_path):
                 assert written.status_code == 200, written.text
             hops = (await client.get("/hops/")).json()
         assert hops == {"sync_to_async": [], "threads": []}
+        if REPLICA:
+            # The server's writes went to the primary; this process's replica
+            # reads them after a sync (its connection is kept, not stale).
+            await async_connections["default"].sync()
         assert await Book.objects.acount() == 6
     finally:
         code = server.stop()
