@@ -133,6 +133,7 @@ def aggregate(rows: list[dict[str, Any]], key: tuple[str, ...]) -> dict[Any, Any
             ),
             "conns": max(r["server_connections"] or 0 for r in group),
             "errors": sum(r["errors"] for r in group),
+            "timeouts": sum(r.get("timeouts", 0) for r in group),
             "rounds": len(group),
         }
     return merged

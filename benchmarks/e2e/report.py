@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .runner import SERVERS, WORKLOADS
+from .runner import SERVERS, WORKLOADS, WRK_TIMEOUT
 
 __all__ = ["e2e_plot", "e2e_section", "e2e_targets"]
 
@@ -108,7 +108,8 @@ def e2e_section(e2e: dict[str, Any], meta: dict[str, Any]) -> list[str]:
         "(uvloop + httptools) and granian (ASGI, uvloop); stock sync on "
         "gunicorn (gthread, 32 threads) and granian (WSGI, 32 threads). Pool "
         "max 20 for all. Loaded by `wrk -t1 -d"
-        f"{duration}s` (a separate process) after a 1 s warm-up, each server "
+        f"{duration}s --timeout {WRK_TIMEOUT}` (a separate process; timeouts "
+        "are responses slower than that) after a 1 s warm-up, each server "
         "started fresh, contenders alternating; rounds averaged. CPU and RSS "
         "are the server's (its whole process tree). Thread hops per request "
         "(`asgiref` `SyncToAsync` calls) come from a separate, untimed run.",
@@ -122,8 +123,9 @@ def e2e_section(e2e: dict[str, Any], meta: dict[str, Any]) -> list[str]:
             "",
             "| Contender | server | c | req/s | vs stock async (same server) "
             "| p50 ms | p99 ms | server CPU ms/req | thread hops/req "
-            "| server peak RSS MiB | server conns | non-2xx |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| server peak RSS MiB | server conns | non-2xx | timeouts |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+            "| --- | --- |",
         ]
         for connections in sorted({key[1] for key in cells}):
             for contender, server in SERVERS:
@@ -142,7 +144,8 @@ def e2e_section(e2e: dict[str, Any], meta: dict[str, Any]) -> list[str]:
                     f"| {LABELS[contender]} | {server} | {connections} "
                     f"| {cell['rps']:.0f} | {ratio} | {cell['p50_ms']:.1f} "
                     f"| {cell['p99_ms']:.1f} | {cell['cpu']:.2f} | {hop_text} "
-                    f"| {cell['rss']:.0f} | {cell['conns']} | {cell['errors']} |"
+                    f"| {cell['rss']:.0f} | {cell['conns']} | {cell['errors']} "
+                    f"| {cell.get('timeouts', 0)} |"
                 )
         lines.append("")
     lines += _prepared_ratios(cells)

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -71,6 +75,35 @@ def test_hops_are_counted(e2e_database):
     stock = runner.count_hops("stock_async", args, login, database)
     assert ours == {"contender": "ours", "page": 0, "write": 0}
     assert stock["page"] > 5 and stock["write"] > 5
+
+
+class _SlowHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        time.sleep(2.3)  # past wrk's default 2 s timeout
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_wrk_keeps_responses_slower_than_its_default_timeout():
+    # A saturated contender's slow responses must count in its latency, not
+    # vanish as timeouts (which capped stock's p99 at c = 128 just under 2 s).
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        login = {"cookie": "", "csrftoken": "", "books": 1, "authors": 1}
+        measured = runner.wrk(url, "page", 3, 1, login)
+    finally:
+        server.shutdown()
+    assert measured["timeouts"] == 0, measured
+    assert measured["requests"] >= 1
+    assert measured["p99_ms"] >= 2000, measured
 
 
 def test_the_report_renders_tables_and_targets(tmp_path: Path):
