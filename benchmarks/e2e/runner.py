@@ -273,7 +273,7 @@ def parse_wrk(output: str) -> dict[str, Any]:
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)", output)
-    timeouts = re.search(r"Socket errors:.*timeout (\d+)", output)
+    timeouts = socket_errors and re.search(r"timeout (\d+)", socket_errors.group(1))
     return {
         "requests": int(requests.group(1)) if requests else 0,
         "rps": float(rps.group(1)) if rps else 0.0,
